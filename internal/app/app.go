@@ -1,0 +1,156 @@
+// Package app wires Postbode together: it opens the store, builds the
+// ingester, the delivery engine and the HTTP handlers with plain
+// constructors, and starts and stops the background loops in order. It is
+// the one place that knows every part; `postbode serve`, `postbode bench`
+// and the end-to-end tests all run Postbode through it.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/postbode/postbode/internal/api"
+	"github.com/postbode/postbode/internal/auth"
+	"github.com/postbode/postbode/internal/config"
+	"github.com/postbode/postbode/internal/delivery"
+	"github.com/postbode/postbode/internal/ingest"
+	"github.com/postbode/postbode/internal/metrics"
+	"github.com/postbode/postbode/internal/netguard"
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/store/sqlite"
+	"github.com/postbode/postbode/internal/version"
+)
+
+// App is one running Postbode node.
+type App struct {
+	Config  config.Config
+	Store   store.Store
+	Metrics *metrics.Metrics
+	Handler http.Handler
+	Log     *slog.Logger
+
+	ingest     *ingest.Ingester
+	dispatcher *delivery.Dispatcher
+	sender     *delivery.Sender
+}
+
+// New opens the store and builds every part; nothing runs until Serve.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if cfg.Database != "" {
+		return nil, errors.New("--database: only the embedded SQLite store is available in this version; leave --database empty")
+	}
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.Bootstrap(ctx, st, cfg.BootstrapToken, log); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	a := &App{Config: cfg, Store: st, Log: log}
+	a.Metrics = metrics.New(st.QueueDepth)
+	a.sender = delivery.NewSender(cfg.AllowPrivateTargets, version.Version)
+	a.dispatcher = delivery.New(st, a.sender, delivery.Options{
+		Owner:         nodeName(),
+		Concurrency:   cfg.SubscriptionConcurrency,
+		RetrySchedule: cfg.RetrySchedule,
+		Metrics:       a.Metrics,
+		Log:           log,
+	})
+	a.ingest = ingest.New(st, a.dispatcher.Notify, a.Metrics, log)
+	apiServer := api.New(api.Options{
+		Store:               st,
+		Auth:                &auth.Authenticator{Store: st},
+		Ingest:              a.ingest,
+		Delivery:            a.dispatcher,
+		AllowPrivateTargets: cfg.AllowPrivateTargets,
+		CheckTarget: func(ctx context.Context, url string) error {
+			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			return netguard.CheckURL(ctx, nil, url)
+		},
+		Log: log,
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	mux.Handle("/api/", apiServer)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Postbode %s\nManagement API: /api/v1 (see the README)\n", version.Version)
+	})
+	a.Handler = mux
+	return a, nil
+}
+
+// nodeName identifies this process as a lease owner.
+func nodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return strings.ReplaceAll(host, " ", "_") + "-" + hex.EncodeToString(b)
+}
+
+// Serve runs the node on ln until ctx ends, then shuts down in order: stop
+// accepting requests and let those under way finish (each publish waits
+// for its commit), stop the group-commit writer, let sends under way finish
+// and write their results, return unsent leases, close the store.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.ingest.Run(ingestCtx) }()
+	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
+
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.Log.Info("postbode is serving", "addr", ln.Addr().String(), "version", version.Version)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	stopIngest()
+	stopDispatch()
+	wg.Wait()
+	a.sender.Close()
+	if cerr := a.Store.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,121 @@
+// Package config turns flags and POSTBODE_* environment variables into one
+// Config value. A flag beats its environment variable, which beats the default.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultRetrySchedule is the Standard Webhooks recommendation: the delays
+// between attempts after the first, immediate one.
+const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,14h,20h,24h"
+
+// Config is what `postbode serve` runs with.
+type Config struct {
+	Addr                    string
+	DataDir                 string
+	Database                string // postgres://… or empty for SQLite in DataDir
+	PublicURL               string
+	InactiveAfter           time.Duration
+	AllowPrivateTargets     bool
+	RetrySchedule           []time.Duration
+	SubscriptionConcurrency int
+	BootstrapToken          string
+	LogLevel                string
+}
+
+// Parse reads args (without the subcommand) and the environment through getenv.
+func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("POSTBODE_ADDR", "127.0.0.1:8080"), "listen address (POSTBODE_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("POSTBODE_DATA_DIR", "./data"), "SQLite data directory (POSTBODE_DATA_DIR)")
+	fs.StringVar(&c.Database, "database", env("POSTBODE_DATABASE", ""), "postgres:// URL; empty for embedded SQLite (POSTBODE_DATABASE)")
+	fs.StringVar(&c.PublicURL, "public-url", env("POSTBODE_PUBLIC_URL", ""), "external base URL, used to print inbound URLs (POSTBODE_PUBLIC_URL)")
+	inactive := fs.String("inactive-after", env("POSTBODE_INACTIVE_AFTER", "1440h"), "a user without activity this long becomes inactive (POSTBODE_INACTIVE_AFTER)")
+	allowEnv, err := strconv.ParseBool(env("POSTBODE_ALLOW_PRIVATE_TARGETS", "false"))
+	if err != nil {
+		return c, fmt.Errorf("POSTBODE_ALLOW_PRIVATE_TARGETS: %q is not true or false", getenv("POSTBODE_ALLOW_PRIVATE_TARGETS"))
+	}
+	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", allowEnv, "allow webhook targets on loopback and private networks (POSTBODE_ALLOW_PRIVATE_TARGETS)")
+	schedule := fs.String("retry-schedule", env("POSTBODE_RETRY_SCHEDULE", DefaultRetrySchedule), "delays between attempts after the first (POSTBODE_RETRY_SCHEDULE)")
+	conc := fs.String("subscription-concurrency", env("POSTBODE_SUBSCRIPTION_CONCURRENCY", "32"), "requests in flight per subscription (POSTBODE_SUBSCRIPTION_CONCURRENCY)")
+	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.BootstrapToken = getenv("POSTBODE_BOOTSTRAP_TOKEN")
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
+		return c, errors.New("POSTBODE_BOOTSTRAP_TOKEN must be at least 32 characters")
+	}
+	if c.InactiveAfter, err = time.ParseDuration(*inactive); err != nil || c.InactiveAfter <= 0 {
+		return c, fmt.Errorf("--inactive-after: %q is not a positive Go duration", *inactive)
+	}
+	if c.RetrySchedule, err = ParseSchedule(*schedule); err != nil {
+		return c, fmt.Errorf("--retry-schedule: %w", err)
+	}
+	if c.SubscriptionConcurrency, err = strconv.Atoi(*conc); err != nil || c.SubscriptionConcurrency < 1 || c.SubscriptionConcurrency > 1024 {
+		return c, fmt.Errorf("--subscription-concurrency: %q is not a number from 1 to 1024", *conc)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return c, nil
+}
+
+// MaxRetryDelay bounds one step of a retry schedule.
+const MaxRetryDelay = 7 * 24 * time.Hour
+
+// MaxRetries bounds the length of a retry schedule.
+const MaxRetries = 50
+
+// ParseSchedule reads comma-separated Go durations, each positive and at most
+// MaxRetryDelay; an empty string is an empty schedule (one attempt only).
+func ParseSchedule(s string) ([]time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return []time.Duration{}, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxRetries {
+		return nil, fmt.Errorf("at most %d retries", MaxRetries)
+	}
+	out := make([]time.Duration, 0, len(parts))
+	for _, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a Go duration", strings.TrimSpace(p))
+		}
+		if err := CheckDelay(d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// CheckDelay validates one step of a retry schedule.
+func CheckDelay(d time.Duration) error {
+	if d <= 0 || d > MaxRetryDelay {
+		return fmt.Errorf("%s is not between 0 and %s", d, MaxRetryDelay)
+	}
+	return nil
+}

@@ -1,0 +1,375 @@
+// The dispatcher: it claims due deliveries from the store under leases,
+// spreads them over per-subscription queues with their own concurrency limit
+// (so a slow or dead receiver only ever holds up itself), and hands results
+// to a completer that writes them back in batches.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/postbode/postbode/internal/id"
+	"github.com/postbode/postbode/internal/metrics"
+	"github.com/postbode/postbode/internal/store"
+)
+
+// Tuning. A claimed delivery waits in memory for at most its subscription's
+// queue to drain (queueFactor rounds of sends), so the lease comfortably
+// outlasts the longest wait plus the longest timeout.
+const (
+	claimBatch    = 500
+	completeBatch = 1000
+	maxInMemory   = 20000
+	queueFactor   = 2
+	leaseDuration = 3 * time.Minute
+	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
+	idlePoll      = time.Second
+)
+
+// Options configure a Dispatcher.
+type Options struct {
+	Owner         string // lease owner: this node
+	Concurrency   int    // requests in flight per subscription
+	RetrySchedule []time.Duration
+	Metrics       *metrics.Metrics
+	Log           *slog.Logger
+}
+
+// Dispatcher runs the push delivery engine.
+type Dispatcher struct {
+	store  store.Store
+	sender *Sender
+	opt    Options
+
+	wake    chan struct{}
+	results chan outcome
+
+	mu       sync.Mutex
+	queues   map[string]*subQueue
+	targets  map[string]*target
+	inMemory int
+
+	workers sync.WaitGroup
+}
+
+type subQueue struct {
+	items   []store.ClaimedDelivery
+	running int
+}
+
+type outcome struct {
+	store.Outcome
+	r *result
+}
+
+// New returns a dispatcher; Run starts it.
+func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
+	return &Dispatcher{
+		store: s, sender: sender, opt: opt,
+		wake:    make(chan struct{}, 1),
+		results: make(chan outcome, 4096),
+		queues:  map[string]*subQueue{},
+		targets: map[string]*target{},
+	}
+}
+
+// Notify tells the dispatcher that new work may be due. It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Invalidate drops the cached view of a subscription after it changed.
+func (d *Dispatcher) Invalidate(subID string) {
+	d.mu.Lock()
+	delete(d.targets, subID)
+	d.mu.Unlock()
+	d.Notify()
+}
+
+// Run claims and sends until ctx ends, then lets in-flight sends finish,
+// writes their results and returns unsent leases to the queue.
+func (d *Dispatcher) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		d.complete()
+		close(done)
+	}()
+	d.fetchLoop(ctx)
+	d.workers.Wait()
+	close(d.results)
+	<-done
+	// Whatever is still queued in memory was never sent.
+	bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := d.store.ReleaseLeases(bg, d.opt.Owner, time.Now()); err != nil {
+		d.opt.Log.Error("releasing leases at shutdown", "err", err)
+	}
+}
+
+func (d *Dispatcher) fetchLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+		more := d.fill(ctx)
+		wait := idlePoll
+		if more {
+			wait = 20 * time.Millisecond
+		} else if next, ok, err := d.store.NextDue(ctx); err == nil && ok {
+			wait = min(max(time.Until(next), time.Millisecond), idlePoll)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// fill claims due deliveries while there is room in memory. It reports
+// whether due work was left behind because queues were full.
+func (d *Dispatcher) fill(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		d.mu.Lock()
+		room := min(maxInMemory-d.inMemory, claimBatch)
+		var skip []string
+		perSub := d.opt.Concurrency * queueFactor
+		for subID, q := range d.queues {
+			if len(q.items) >= perSub {
+				skip = append(skip, subID)
+			}
+		}
+		d.mu.Unlock()
+		if room <= 0 {
+			return true
+		}
+		now := time.Now()
+		claimed, err := d.store.ClaimDeliveries(ctx, store.Claim{Owner: d.opt.Owner, Now: now,
+			LeaseUntil: now.Add(leaseDuration), Limit: room, Skip: skip})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.opt.Log.Error("claiming deliveries", "err", err)
+			}
+			return true
+		}
+		d.enqueue(ctx, claimed)
+		if len(claimed) < room {
+			return len(skip) > 0
+		}
+	}
+	return false
+}
+
+func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDelivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.inMemory += len(claimed)
+	for _, cd := range claimed {
+		subID := cd.Delivery.SubscriptionID
+		q := d.queues[subID]
+		if q == nil {
+			q = &subQueue{}
+			d.queues[subID] = q
+		}
+		q.items = append(q.items, cd)
+		if q.running < d.opt.Concurrency {
+			q.running++
+			d.workers.Add(1)
+			go d.work(ctx, subID, q)
+		}
+	}
+}
+
+// work sends a subscription's queued deliveries until its queue is empty.
+func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
+	defer d.workers.Done()
+	for {
+		d.mu.Lock()
+		if len(q.items) == 0 {
+			q.running--
+			if q.running == 0 && d.queues[subID] == q {
+				delete(d.queues, subID)
+			}
+			d.mu.Unlock()
+			return
+		}
+		cd := q.items[0]
+		q.items[0] = store.ClaimedDelivery{}
+		q.items = q.items[1:]
+		d.mu.Unlock()
+		d.results <- d.deliver(ctx, subID, &cd)
+	}
+}
+
+// deliver makes one attempt at a claimed delivery and decides what follows.
+func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.ClaimedDelivery) outcome {
+	o := outcome{Outcome: store.Outcome{DeliveryID: cd.Delivery.ID, SubscriptionID: subID}}
+	t, err := d.target(ctx, subID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		o.Status = store.DeliveryHeld // deleted: the row is gone too; nothing is written
+		return o
+	case err != nil:
+		// The store is unreachable: try again soon rather than send blind.
+		o.Status = store.DeliveryPending
+		o.NextAttemptAt = time.Now().Add(5 * time.Second)
+		o.Error = "loading subscription: " + err.Error()
+		return o
+	case t.sub.Status != store.SubscriptionActive:
+		o.Status = store.DeliveryHeld
+		return o
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave it pending, due now.
+		o.Status, o.NextAttemptAt = store.DeliveryPending, time.Now()
+		return o
+	}
+	now := time.Now()
+	// A send under way finishes even when shutdown begins; its timeout bounds it.
+	r := d.sender.send(context.WithoutCancel(ctx), t, &cd.Event, cd.Delivery.ID, now)
+	o.r = &r
+	o.Attempt = &r.attempt
+	attempts := cd.Delivery.Attempts + 1
+	switch {
+	case r.ok:
+		o.Status, o.Success = store.DeliverySucceeded, true
+	case r.gone:
+		o.Status, o.Gone, o.Error = store.DeliveryHeld, true, r.attempt.Error
+	default:
+		o.CountFailure, o.Error = true, r.attempt.Error
+		if delay, ok := nextDelay(t.schedule, attempts, r.retryAfter); ok {
+			o.Status, o.NextAttemptAt = store.DeliveryPending, time.Now().Add(delay)
+		} else {
+			o.Status = store.DeliveryFailed
+		}
+	}
+	return o
+}
+
+// target returns the cached, prepared subscription, reloading it when stale.
+func (d *Dispatcher) target(ctx context.Context, subID string) (*target, error) {
+	now := time.Now()
+	d.mu.Lock()
+	t := d.targets[subID]
+	d.mu.Unlock()
+	if t != nil && now.Sub(t.loaded) < targetTTL && (t.prevUntil.IsZero() || now.Before(t.prevUntil)) {
+		return t, nil
+	}
+	sub, err := d.store.SubscriptionByID(ctx, subID)
+	if err != nil {
+		return nil, err
+	}
+	if t, err = newTarget(sub, d.opt.RetrySchedule, now); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.targets[subID] = t
+	d.mu.Unlock()
+	return t, nil
+}
+
+// complete writes results back in batches until results is closed.
+func (d *Dispatcher) complete() {
+	batch := make([]outcome, 0, completeBatch)
+	for o := range d.results {
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < completeBatch {
+			select {
+			case o, ok := <-d.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		d.write(batch)
+	}
+}
+
+func (d *Dispatcher) write(batch []outcome) {
+	outs := make([]store.Outcome, len(batch))
+	for i := range batch {
+		outs[i] = batch[i].Outcome
+	}
+	var disabled []string
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var err error
+		disabled, err = d.store.CompleteDeliveries(ctx, outs)
+		cancel()
+		if err == nil {
+			break
+		}
+		// Never drop a result: the leases keep the deliveries safe meanwhile,
+		// and a delivery whose lease ran out is sent again (at least once).
+		d.opt.Log.Error("writing delivery results", "err", err, "count", len(outs), "try", try)
+		time.Sleep(min(time.Duration(try+1)*200*time.Millisecond, 5*time.Second))
+	}
+	m := d.opt.Metrics
+	for i := range batch {
+		o := &batch[i]
+		if o.r != nil {
+			m.AttemptDuration.Observe(float64(o.r.attempt.DurationMS) / 1000)
+		}
+		switch o.Status {
+		case store.DeliverySucceeded:
+			m.Deliveries.WithLabelValues("succeeded").Inc()
+		case store.DeliveryPending:
+			m.Deliveries.WithLabelValues("retried").Inc()
+		case store.DeliveryFailed:
+			m.Deliveries.WithLabelValues("failed").Inc()
+		case store.DeliveryHeld:
+			m.Deliveries.WithLabelValues("held").Inc()
+		}
+	}
+	for _, subID := range disabled {
+		d.opt.Log.Warn("subscription disabled after repeated failures", "subscription_id", subID)
+	}
+	d.mu.Lock()
+	d.inMemory -= len(batch)
+	for _, subID := range disabled {
+		delete(d.targets, subID)
+	}
+	d.mu.Unlock()
+	d.Notify()
+}
+
+// Test sends a webhook.test event to sub now and records the attempt; it
+// does not count toward auto-disable.
+func (d *Dispatcher) Test(ctx context.Context, sub *store.Subscription, data []byte) (*store.Attempt, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	t, err := newTarget(sub, d.opt.RetrySchedule, now)
+	if err != nil {
+		return nil, err
+	}
+	e := &store.Event{ID: id.New(id.Event), WorkspaceID: sub.WorkspaceID, Type: "webhook.test", Label: "Test",
+		Data: data, CreatedAt: now}
+	dl := &store.Delivery{ID: id.New(id.Delivery), WorkspaceID: sub.WorkspaceID, EventID: e.ID,
+		SubscriptionID: sub.ID, CreatedAt: now}
+	r := d.sender.send(ctx, t, e, dl.ID, now)
+	r.attempt.Test = true
+	dl.Status, dl.LastError = store.DeliverySucceeded, ""
+	if !r.ok {
+		dl.Status, dl.LastError = store.DeliveryFailed, r.attempt.Error
+	}
+	if err := d.store.RecordTestAttempt(ctx, e, dl, &r.attempt); err != nil {
+		return nil, err
+	}
+	return &r.attempt, nil
+}

@@ -1,0 +1,234 @@
+// Package ingest turns published events into stored events with their
+// deliveries. It routes each event to the subscriptions that want it and
+// writes through a group-commit writer: while one transaction commits, the
+// next publishes gather, and they commit together. One fsync then covers
+// many events, so ingest is not bounded by the disk's flush rate, and a
+// publish is answered only once its event and deliveries are durable.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/postbode/postbode/internal/id"
+	"github.com/postbode/postbode/internal/metrics"
+	"github.com/postbode/postbode/internal/store"
+)
+
+// ErrUnknownEventType means the workspace has no event type of that name.
+var ErrUnknownEventType = errors.New("unknown event type")
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// maxBatch bounds one group commit.
+const maxBatch = 512
+
+// routeTTL bounds how stale a node's view of a workspace's subscriptions
+// may be; changes made on this node invalidate it at once.
+const routeTTL = time.Second
+
+// Publish is one event to ingest.
+type Publish struct {
+	WorkspaceID    string
+	Type           string
+	Data           json.RawMessage
+	UserID         *string
+	Subject        *string
+	IdempotencyKey string
+}
+
+// Ingester accepts events.
+type Ingester struct {
+	store   store.Store
+	notify  func()
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	reqs    chan *request
+
+	mu     sync.Mutex
+	routes map[string]routes
+	labels map[[2]string]string // (workspace, type) → label; event types never change name
+}
+
+type routes struct {
+	subs   []store.Subscription
+	loaded time.Time
+}
+
+type request struct {
+	ne   store.NewEvent
+	done chan reply
+}
+
+type reply struct {
+	res store.InsertResult
+	err error
+}
+
+// New returns an Ingester; notify is called after each commit that created deliveries.
+func New(s store.Store, notify func(), m *metrics.Metrics, log *slog.Logger) *Ingester {
+	return &Ingester{store: s, notify: notify, metrics: m, log: log,
+		reqs: make(chan *request, 4*maxBatch), routes: map[string]routes{}, labels: map[[2]string]string{}}
+}
+
+// Invalidate drops the cached routes of a workspace after a subscription changed.
+func (in *Ingester) Invalidate(workspaceID string) {
+	in.mu.Lock()
+	delete(in.routes, workspaceID)
+	in.mu.Unlock()
+}
+
+// Publish stores an event and its deliveries durably. With an idempotency
+// key seen within a day it returns the first event and Duplicate set.
+func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult, error) {
+	label, err := in.label(ctx, p.WorkspaceID, p.Type)
+	if err != nil {
+		return store.InsertResult{}, err
+	}
+	subs, err := in.subscriptions(ctx, p.WorkspaceID)
+	if err != nil {
+		return store.InsertResult{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ne := store.NewEvent{
+		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
+			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
+		IdempotencyKey:   p.IdempotencyKey,
+		IdempotencySince: now.Add(-IdempotencyWindow),
+	}
+	for i := range subs {
+		s := &subs[i]
+		if !s.Matches(p.Type) {
+			continue
+		}
+		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryHeld, CreatedAt: now}
+		if s.Status == store.SubscriptionActive {
+			d.Status, d.NextAttemptAt = store.DeliveryPending, &now
+		}
+		ne.Deliveries = append(ne.Deliveries, d)
+	}
+	r := &request{ne: ne, done: make(chan reply, 1)}
+	select {
+	case in.reqs <- r:
+	case <-ctx.Done():
+		return store.InsertResult{}, ctx.Err()
+	}
+	// Once queued, the event will be written whatever happens to ctx: wait
+	// for the outcome so that the caller learns it.
+	rep := <-r.done
+	return rep.res, rep.err
+}
+
+func (in *Ingester) label(ctx context.Context, ws, typ string) (string, error) {
+	key := [2]string{ws, typ}
+	in.mu.Lock()
+	label, ok := in.labels[key]
+	in.mu.Unlock()
+	if ok {
+		return label, nil
+	}
+	et, err := in.store.GetEventType(ctx, ws, typ)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrUnknownEventType
+	}
+	if err != nil {
+		return "", err
+	}
+	in.mu.Lock()
+	in.labels[key] = et.Label
+	in.mu.Unlock()
+	return et.Label, nil
+}
+
+func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subscription, error) {
+	in.mu.Lock()
+	r, ok := in.routes[ws]
+	in.mu.Unlock()
+	if ok && time.Since(r.loaded) < routeTTL {
+		return r.subs, nil
+	}
+	subs, err := in.store.RoutableSubscriptions(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	in.mu.Lock()
+	in.routes[ws] = routes{subs: subs, loaded: time.Now()}
+	in.mu.Unlock()
+	return subs, nil
+}
+
+// Run is the group-commit writer; it returns when ctx ends, after failing
+// whatever is still queued.
+func (in *Ingester) Run(ctx context.Context) {
+	batch := make([]*request, 0, maxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			in.drainClosed()
+			return
+		case r := <-in.reqs:
+			batch = append(batch[:0], r)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-in.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+// commit writes a batch; if the batch fails as a whole, each event is
+// written alone so that one bad event cannot fail its neighbours.
+func (in *Ingester) commit(batch []*request) {
+	nes := make([]store.NewEvent, len(batch))
+	for i, r := range batch {
+		nes[i] = r.ne
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := in.store.InsertEvents(ctx, nes)
+	if err != nil && len(batch) > 1 {
+		in.log.Warn("group commit failed; writing events one by one", "err", err, "count", len(batch))
+		for _, r := range batch {
+			in.commit([]*request{r})
+		}
+		return
+	}
+	created := 0
+	for i, r := range batch {
+		if err != nil {
+			r.done <- reply{err: err}
+			continue
+		}
+		if !res[i].Duplicate {
+			created++
+		}
+		r.done <- reply{res: res[i]}
+	}
+	if created > 0 {
+		in.metrics.EventsAccepted.Add(float64(created))
+		in.notify()
+	}
+}
+
+// drainClosed answers publishes that arrived after shutdown began.
+func (in *Ingester) drainClosed() {
+	for {
+		select {
+		case r := <-in.reqs:
+			r.done <- reply{err: errors.New("shutting down")}
+		default:
+			return
+		}
+	}
+}

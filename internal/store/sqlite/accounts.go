@@ -1,0 +1,188 @@
+// Workspaces, membership, users, tokens and event types: the small,
+// rarely-written tables.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+// CreateWorkspace inserts w and makes ownerID (if set) a member.
+func (db *DB) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)`,
+			w.ID, w.Name, micros(w.CreatedAt)); err != nil {
+			return conflict(err)
+		}
+		if ownerID == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO workspace_members (workspace_id, user_id) VALUES (?, ?)`, w.ID, ownerID)
+		return err
+	})
+}
+
+// GetWorkspace returns one workspace.
+func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, error) {
+	var w store.Workspace
+	var created int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = ?`, id).Scan(&w.ID, &w.Name, &created)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	w.CreatedAt = fromMicros(created)
+	return &w, nil
+}
+
+// ListWorkspaces lists workspaces by id, all of them or a member's.
+func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
+	q := `SELECT id, name, created_at FROM workspaces WHERE id > ? ORDER BY id LIMIT ?`
+	args := []any{p.Cursor, limit(p)}
+	if userID != "" {
+		q = `SELECT w.id, w.name, w.created_at FROM workspaces w
+			JOIN workspace_members m ON m.workspace_id = w.id AND m.user_id = ?
+			WHERE w.id > ? ORDER BY w.id LIMIT ?`
+		args = append([]any{userID}, args...)
+	}
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Workspace
+	for rows.Next() {
+		var w store.Workspace
+		var created int64
+		if err := rows.Scan(&w.ID, &w.Name, &created); err != nil {
+			return nil, err
+		}
+		w.CreatedAt = fromMicros(created)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// IsMember reports whether userID belongs to workspaceID.
+func (db *DB) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM workspace_members WHERE workspace_id = ? AND user_id = ?`,
+		workspaceID, userID).Scan(&n)
+	return n > 0, err
+}
+
+// CountUsers counts accounts.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// CreateUser inserts u; a taken email is store.ErrConflict.
+func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.Status, nullMicros(u.LastActiveAt), micros(u.CreatedAt))
+	return conflict(err)
+}
+
+const userColumns = `id, email, name, role, password_hash, status, last_active_at, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
+	var u store.User
+	var last sql.NullInt64
+	var created int64
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Status, &last, &created); err != nil {
+		return nil, notFound(err)
+	}
+	u.LastActiveAt = timePtr(last)
+	u.CreatedAt = fromMicros(created)
+	return &u, nil
+}
+
+// GetUser returns one user.
+func (db *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// CreateToken inserts t (its hash only).
+func (db *DB) CreateToken(ctx context.Context, t *store.Token) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Kind, t.Name, t.Hash, sql.NullString{String: t.ResourceID, Valid: t.ResourceID != ""}, micros(t.CreatedAt))
+	return conflict(err)
+}
+
+// TokenByHash finds a token and its owner by the token's hash.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
+	var t store.Token
+	var res sql.NullString
+	var created int64
+	var used sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
+		FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.UserID, &t.Kind, &t.Name, &t.Hash, &res, &created, &used)
+	if err != nil {
+		return nil, nil, notFound(err)
+	}
+	t.ResourceID = res.String
+	t.CreatedAt = fromMicros(created)
+	t.LastUsedAt = timePtr(used)
+	u, err := db.GetUser(ctx, t.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &t, u, nil
+}
+
+// CreateEventType inserts et; a taken name is store.ErrConflict.
+func (db *DB) CreateEventType(ctx context.Context, et *store.EventType) error {
+	var schema any
+	if len(et.Schema) > 0 {
+		schema = string(et.Schema)
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO event_types (workspace_id, name, label, description, schema, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, et.WorkspaceID, et.Name, et.Label, et.Description, schema, micros(et.CreatedAt))
+	return conflict(err)
+}
+
+const eventTypeColumns = `workspace_id, name, label, description, schema, created_at`
+
+func scanEventType(row interface{ Scan(...any) error }) (*store.EventType, error) {
+	var et store.EventType
+	var schema sql.NullString
+	var created int64
+	if err := row.Scan(&et.WorkspaceID, &et.Name, &et.Label, &et.Description, &schema, &created); err != nil {
+		return nil, notFound(err)
+	}
+	if schema.Valid {
+		et.Schema = []byte(schema.String)
+	}
+	et.CreatedAt = fromMicros(created)
+	return &et, nil
+}
+
+// GetEventType returns one event type.
+func (db *DB) GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error) {
+	return scanEventType(db.r.QueryRowContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+		WHERE workspace_id = ? AND name = ?`, workspaceID, name))
+}
+
+// ListEventTypes lists a workspace's event types by name.
+func (db *DB) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+		WHERE workspace_id = ? AND name > ? ORDER BY name LIMIT ?`, workspaceID, p.Cursor, limit(p))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.EventType
+	for rows.Next() {
+		et, err := scanEventType(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *et)
+	}
+	return out, rows.Err()
+}

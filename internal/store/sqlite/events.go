@@ -1,0 +1,141 @@
+// Events: the group-commit insert of events with their deliveries, and reads.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+// InsertEvents writes a batch of events, their deliveries and idempotency
+// keys in one transaction.
+func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
+	out := make([]store.InsertResult, len(events))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insEvent.Close()
+		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
+			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insDelivery.Close()
+		for i := range events {
+			ne := &events[i]
+			e := &ne.Event
+			if ne.IdempotencyKey != "" {
+				first, err := claimIdempotencyKey(ctx, tx, ne)
+				if err != nil {
+					return err
+				}
+				if first != nil {
+					out[i] = store.InsertResult{Event: *first, Duplicate: true}
+					continue
+				}
+			}
+			if _, err := insEvent.ExecContext(ctx, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
+				nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
+				return err
+			}
+			for _, d := range ne.Deliveries {
+				if _, err := insDelivery.ExecContext(ctx, d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
+					nullMicros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
+					return err
+				}
+			}
+			out[i] = store.InsertResult{Event: *e}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// claimIdempotencyKey returns the first event stored under ne's key within
+// its window, or records the key for ne's event and returns nil.
+func claimIdempotencyKey(ctx context.Context, tx *sql.Tx, ne *store.NewEvent) (*store.Event, error) {
+	var eventID string
+	var created int64
+	err := tx.QueryRowContext(ctx, `SELECT event_id, created_at FROM idempotency_keys WHERE workspace_id = ? AND key = ?`,
+		ne.Event.WorkspaceID, ne.IdempotencyKey).Scan(&eventID, &created)
+	switch {
+	case err == nil && created >= micros(ne.IdempotencySince):
+		e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, eventID))
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		// The first event is gone (retention): the key is free again.
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (workspace_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (workspace_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`,
+		ne.Event.WorkspaceID, ne.IdempotencyKey, ne.Event.ID, micros(ne.Event.CreatedAt))
+	return nil, err
+}
+
+const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at`
+
+func scanEvent(row interface{ Scan(...any) error }) (*store.Event, error) {
+	var e store.Event
+	var data string
+	var userID, subject sql.NullString
+	var created int64
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created); err != nil {
+		return nil, notFound(err)
+	}
+	e.Data = []byte(data)
+	e.UserID, e.Subject = stringPtr(userID), stringPtr(subject)
+	e.CreatedAt = fromMicros(created)
+	return &e, nil
+}
+
+const deliveryColumns = `id, workspace_id, event_id, subscription_id, status, attempts, next_attempt_at, last_error,
+	created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*store.Delivery, error) {
+	var d store.Delivery
+	var next sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.SubscriptionID, &d.Status, &d.Attempts, &next,
+		&d.LastError, &created, &updated); err != nil {
+		return nil, notFound(err)
+	}
+	d.NextAttemptAt = timePtr(next)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &d, nil
+}
+
+// GetEvent returns an event of a workspace with its deliveries.
+func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (*store.Event, []store.Delivery, error) {
+	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ? AND workspace_id = ?`,
+		id, workspaceID))
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	ds := []store.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		ds = append(ds, *d)
+	}
+	return e, ds, rows.Err()
+}

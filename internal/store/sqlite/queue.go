@@ -1,0 +1,316 @@
+// The delivery queue: claiming due deliveries under leases, writing results
+// back in batches, counting failures toward auto-disable, and the attempt log.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+// ClaimDeliveries leases up to c.Limit due deliveries to c.Owner and returns
+// them with their events.
+func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.ClaimedDelivery, error) {
+	skip := ""
+	args := []any{c.Owner, micros(c.LeaseUntil), micros(c.Now), micros(c.Now)}
+	if len(c.Skip) > 0 {
+		skip = ` AND subscription_id NOT IN (` + placeholders(len(c.Skip)) + `)`
+		for _, s := range c.Skip {
+			args = append(args, s)
+		}
+	}
+	args = append(args, c.Limit)
+	var claimed []store.ClaimedDelivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+skip+`
+				ORDER BY next_attempt_at LIMIT ?)
+			RETURNING `+deliveryColumns, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, store.ClaimedDelivery{Delivery: *d})
+		}
+		return rows.Err()
+	})
+	if err != nil || len(claimed) == 0 {
+		return nil, err
+	}
+	// Events never change, so they are read after the commit, off the writer.
+	ids := make([]any, 0, len(claimed))
+	seen := make(map[string]bool, len(claimed))
+	for _, cd := range claimed {
+		if !seen[cd.Delivery.EventID] {
+			seen[cd.Delivery.EventID] = true
+			ids = append(ids, cd.Delivery.EventID)
+		}
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	events := make(map[string]*store.Event, len(ids))
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		events[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := claimed[:0]
+	for _, cd := range claimed {
+		if e, ok := events[cd.Delivery.EventID]; ok {
+			cd.Event = *e
+			out = append(out, cd)
+		}
+	}
+	return out, nil
+}
+
+// CompleteDeliveries writes a batch of outcomes.
+func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
+	var disabled []string
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		disabled = disabled[:0]
+		insAttempt, err := tx.PrepareContext(ctx, insertAttemptSQL)
+		if err != nil {
+			return err
+		}
+		defer insAttempt.Close()
+		updDelivery, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
+			next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer updDelivery.Close()
+		resetFailures, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = 0
+			WHERE id = ? AND consecutive_failures <> 0`)
+		if err != nil {
+			return err
+		}
+		defer resetFailures.Close()
+		countFailure, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1,
+			status = CASE WHEN status = 'active' AND (? OR consecutive_failures + 1 >= failure_threshold) THEN 'disabled' ELSE status END
+			WHERE id = ? RETURNING status`)
+		if err != nil {
+			return err
+		}
+		defer countFailure.Close()
+
+		now := micros(time.Now())
+		retried := map[string]bool{}
+		for i := range outcomes {
+			o := &outcomes[i]
+			n := 0
+			if o.Attempt != nil {
+				n = 1
+				if err := execAttempt(ctx, insAttempt, o.Attempt); err != nil {
+					return err
+				}
+			}
+			var next any
+			if o.Status == store.DeliveryPending {
+				next = micros(o.NextAttemptAt)
+				retried[o.SubscriptionID] = true
+			}
+			if _, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.Error, now, o.DeliveryID); err != nil {
+				return err
+			}
+			switch {
+			case o.Success:
+				if _, err := resetFailures.ExecContext(ctx, o.SubscriptionID); err != nil {
+					return err
+				}
+			case o.CountFailure || o.Gone:
+				var status string
+				err := countFailure.QueryRowContext(ctx, o.Gone, o.SubscriptionID).Scan(&status)
+				if err == sql.ErrNoRows {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				if status != store.SubscriptionActive {
+					retried[o.SubscriptionID] = true
+					if !contains(disabled, o.SubscriptionID) {
+						disabled = append(disabled, o.SubscriptionID)
+					}
+				}
+			}
+		}
+		// Deliveries put back to pending for a subscription that is not
+		// active (now or already) are held instead.
+		for subID := range retried {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'held', updated_at = ?
+				WHERE subscription_id = ? AND status = 'pending'
+				AND (SELECT status FROM subscriptions WHERE id = ?) <> 'active'`, now, subID, subID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return disabled, err
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+const insertAttemptSQL = `INSERT INTO attempts (id, delivery_id, event_id, event_type, subscription_id, workspace_id,
+	created_at, duration_ms, request_url, request_headers, request_body, response_status, response_headers,
+	response_body, error, succeeded, test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+type execer interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+}
+
+func execAttempt(ctx context.Context, stmt execer, a *store.Attempt) error {
+	var status, headers, body any
+	if a.Response != nil {
+		status, headers, body = a.Response.Status, jsonText(a.Response.Headers), a.Response.Body
+	}
+	_, err := stmt.ExecContext(ctx, a.ID, a.DeliveryID, a.EventID, a.EventType, a.SubscriptionID, a.WorkspaceID,
+		micros(a.CreatedAt), a.DurationMS, a.Request.URL, jsonText(a.Request.Headers), a.Request.Body,
+		status, headers, body, a.Error, boolInt(a.Succeeded), boolInt(a.Test))
+	return err
+}
+
+// NextDue returns when the earliest pending delivery is due.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&v); err != nil {
+		return time.Time{}, false, err
+	}
+	if !v.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(v.Int64), true, nil
+}
+
+// ReleaseLeases returns expired (or owner's) leases to pending.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
+		next_attempt_at = ?, updated_at = ? WHERE status = 'sending' AND (lease_until < ? OR lease_owner = ?)`,
+		micros(time.Now()), micros(time.Now()), micros(now), owner)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// Resend adds one more delivery of a delivery's event to its subscription.
+func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
+	var out *store.Delivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var eventID, subID, subStatus string
+		err := tx.QueryRowContext(ctx, `SELECT d.event_id, d.subscription_id, s.status FROM deliveries d
+			JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ? AND d.workspace_id = ?`,
+			deliveryID, workspaceID).Scan(&eventID, &subID, &subStatus)
+		if err != nil {
+			return notFound(err)
+		}
+		status := store.DeliveryPending
+		if subStatus != store.SubscriptionActive {
+			status = store.DeliveryHeld
+		}
+		out, err = scanDelivery(tx.QueryRowContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+			status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+deliveryColumns,
+			newID, workspaceID, eventID, subID, status, micros(now), micros(now), micros(now)))
+		return err
+	})
+	return out, err
+}
+
+// RecordTestAttempt stores a test send as an event, a finished delivery and its attempt.
+func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
+			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
+			last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`, d.ID, d.WorkspaceID, e.ID,
+			d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, insertAttemptSQL)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		return execAttempt(ctx, stmt, a)
+	})
+}
+
+// ListAttempts returns a subscription's newest attempts first.
+func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
+	cursor := p.Cursor
+	if cursor == "" {
+		cursor = "\U0010FFFF"
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id,
+		created_at, duration_ms, request_url, request_headers, request_body, response_status, response_headers,
+		response_body, error, succeeded, test FROM attempts WHERE subscription_id = ? AND workspace_id = ? AND id < ?
+		ORDER BY id DESC LIMIT ?`, subscriptionID, workspaceID, cursor, limit(p))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Attempt{}
+	for rows.Next() {
+		var a store.Attempt
+		var created int64
+		var reqHeaders string
+		var status sql.NullInt64
+		var respHeaders, respBody sql.NullString
+		var ok, test int
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &created,
+			&a.DurationMS, &a.Request.URL, &reqHeaders, &a.Request.Body, &status, &respHeaders, &respBody, &a.Error,
+			&ok, &test); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromMicros(created)
+		if err := jsonDecode(reqHeaders, &a.Request.Headers); err != nil {
+			return nil, err
+		}
+		if status.Valid {
+			a.Response = &store.AttemptResponse{Status: int(status.Int64), Body: respBody.String}
+			if err := jsonDecode(respHeaders.String, &a.Response.Headers); err != nil {
+				return nil, err
+			}
+		}
+		a.Succeeded, a.Test = ok != 0, test != 0
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// QueueDepth counts deliveries waiting to be sent.
+func (db *DB) QueueDepth(ctx context.Context) (int64, error) {
+	var pending, sending int64
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err != nil {
+		return 0, err
+	}
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status = 'sending'`).Scan(&sending)
+	return pending + sending, err
+}
+

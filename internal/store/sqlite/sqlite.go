@@ -1,0 +1,146 @@
+// Package sqlite is the embedded Store engine, the default.
+//
+// Like PocketBase, it keeps two pools on one database file in WAL mode: a
+// writer pool of exactly one connection, so writers queue in Go rather than
+// spinning on SQLITE_BUSY, and a pool of read-only connections that run beside
+// it. Ingest batches many events into one write transaction (group commit),
+// so throughput is not bounded by the disk's flush rate.
+//
+// A data directory belongs to one process at a time (an advisory lock), which
+// lets Open hand every lease of a previous, crashed run straight back to the
+// queue.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the driver; see docs/sqlite-driver.md
+	"github.com/pressly/goose/v3"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the SQLite Store.
+type DB struct {
+	w    *sql.DB // exactly one connection: every write
+	r    *sql.DB // read-only connections
+	lock *os.File
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database in dir, migrates it and
+// returns leases left by a previous run of this data directory to the queue.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "postbode.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another postbode process: %w", dir, err)
+	}
+	path := filepath.Join(dir, "postbode.db")
+	db := &DB{lock: lock}
+	if db.w, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, db.w); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.r, err = sql.Open("sqlite3", dsn(path, true)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.r.SetMaxOpenConns(8)
+	db.r.SetMaxIdleConns(8)
+	// No other process can hold a lease on this file: whatever a previous
+	// run was sending goes back to pending now, not after the lease expires.
+	if _, err := db.ReleaseLeases(ctx, "", time.Unix(1<<40, 0)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Set("_query_only", "true")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	provider, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks both pools.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.r.PingContext(ctx)
+}
+
+// Close closes the pools and releases the data directory.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// tx runs fn in a write transaction.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,172 @@
+// Package store defines the persistence contract of Postbode: one Store
+// interface, the record types it moves, and the errors it returns. Engines
+// (sqlite today, postgres next) implement it; storetest holds the conformance
+// suite every engine must pass, so callers never depend on an engine's quirks.
+//
+// The store is also the queue: an event and its deliveries are written in one
+// transaction, deliveries are claimed under leases, and results are written
+// back in batches.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every engine returns for the same conditions.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Delivery statuses. A delivery is pending (due at next_attempt_at), sending
+// (claimed under a lease by one node), held (its subscription is not active),
+// succeeded or failed (retry schedule exhausted).
+const (
+	DeliveryPending   = "pending"
+	DeliverySending   = "sending"
+	DeliveryHeld      = "held"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+)
+
+// Subscription statuses: paused is set by hand, disabled by the engine after
+// repeated failures or a 410.
+const (
+	SubscriptionActive   = "active"
+	SubscriptionPaused   = "paused"
+	SubscriptionDisabled = "disabled"
+)
+
+// Page asks for one page of a list ordered by id.
+type Page struct {
+	Cursor string // the last id of the previous page; empty for the first
+	Limit  int
+}
+
+// Store is everything Postbode persists. Methods are safe for concurrent use.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Workspaces and membership.
+	CreateWorkspace(ctx context.Context, w *Workspace, ownerID string) error
+	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
+	// ListWorkspaces lists all workspaces when userID is empty, else those
+	// the user is a member of.
+	ListWorkspaces(ctx context.Context, userID string, p Page) ([]Workspace, error)
+	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+
+	// Users and tokens.
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	CreateToken(ctx context.Context, t *Token) error
+	// TokenByHash returns the token whose SHA-256 hash is hash, with its owner.
+	TokenByHash(ctx context.Context, hash string) (*Token, *User, error)
+
+	// Event types.
+	CreateEventType(ctx context.Context, et *EventType) error
+	GetEventType(ctx context.Context, workspaceID, name string) (*EventType, error)
+	ListEventTypes(ctx context.Context, workspaceID string, p Page) ([]EventType, error)
+
+	// Subscriptions.
+	CreateSubscription(ctx context.Context, s *Subscription) error
+	GetSubscription(ctx context.Context, workspaceID, id string) (*Subscription, error)
+	// SubscriptionByID looks a subscription up without its workspace, for
+	// the dispatcher.
+	SubscriptionByID(ctx context.Context, id string) (*Subscription, error)
+	ListSubscriptions(ctx context.Context, workspaceID string, p Page) ([]Subscription, error)
+	// RoutableSubscriptions returns every push subscription of a workspace,
+	// whatever its status, for routing.
+	RoutableSubscriptions(ctx context.Context, workspaceID string) ([]Subscription, error)
+	// UpdateSubscription writes the editable fields of s.
+	UpdateSubscription(ctx context.Context, s *Subscription) error
+	DeleteSubscription(ctx context.Context, workspaceID, id string) error
+	// SetSubscriptionStatus moves a subscription to status. Moving to active
+	// resets the failure count and releases held deliveries (due at now);
+	// moving away from active holds pending deliveries.
+	SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*Subscription, error)
+	// RotateSecret installs secret and keeps the old one until previousUntil.
+	RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*Subscription, error)
+	// Recover re-queues failed and held deliveries created at or after since;
+	// a disabled subscription is made active first. It returns how many.
+	Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error)
+
+	// Events. InsertEvents writes every event with its deliveries and
+	// idempotency key in one transaction (group commit). A repeated key
+	// within its window yields the first event and writes nothing.
+	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
+	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
+
+	// Deliveries as a queue.
+	ClaimDeliveries(ctx context.Context, c Claim) ([]ClaimedDelivery, error)
+	// CompleteDeliveries writes attempts and delivery outcomes in one
+	// transaction, counts consecutive failures per subscription and disables
+	// those that reach their threshold (or answered 410). It returns the ids
+	// of subscriptions it disabled.
+	CompleteDeliveries(ctx context.Context, outcomes []Outcome) ([]string, error)
+	// NextDue is when the earliest pending delivery becomes due.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	// ReleaseLeases puts sending deliveries whose lease ended before now (or,
+	// with owner set, every lease of that owner) back to pending.
+	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	// Resend creates one more pending delivery of a delivery's event to its
+	// subscription.
+	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*Delivery, error)
+	// RecordTestAttempt stores a test send: event, delivery and attempt, not
+	// counted toward auto-disable.
+	RecordTestAttempt(ctx context.Context, e *Event, d *Delivery, a *Attempt) error
+	// ListAttempts pages newest first: p.Cursor is the last id of the previous page.
+	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
+	// QueueDepth counts deliveries waiting to be sent (pending or sending).
+	QueueDepth(ctx context.Context) (int64, error)
+}
+
+// Claim asks for due deliveries to lease.
+type Claim struct {
+	Owner      string
+	Now        time.Time
+	LeaseUntil time.Time
+	Limit      int
+	// Skip lists subscriptions whose local queues are full.
+	Skip []string
+}
+
+// ClaimedDelivery is a leased delivery with the event it carries.
+type ClaimedDelivery struct {
+	Delivery Delivery
+	Event    Event
+}
+
+// NewEvent is an event to insert with the deliveries routed for it.
+type NewEvent struct {
+	Event          Event
+	IdempotencyKey string // empty for none
+	// IdempotencySince: a stored key older than this is replaced.
+	IdempotencySince time.Time
+	Deliveries       []Delivery
+}
+
+// InsertResult is the stored event for one NewEvent.
+type InsertResult struct {
+	Event     Event
+	Duplicate bool // the idempotency key was seen: nothing was written
+}
+
+// Outcome is the result of one delivery attempt (or of finding the
+// subscription inactive) to write back.
+type Outcome struct {
+	DeliveryID     string
+	SubscriptionID string
+	Status         string // pending (retry), succeeded, failed or held
+	NextAttemptAt  time.Time
+	Attempt        *Attempt // nil when nothing was sent
+	Error          string
+	// CountFailure makes the attempt count toward the auto-disable threshold;
+	// Gone disables the subscription at once (410).
+	CountFailure bool
+	Success      bool
+	Gone         bool
+}
