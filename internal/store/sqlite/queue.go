@@ -313,4 +313,3 @@ func (db *DB) QueueDepth(ctx context.Context) (int64, error) {
 	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status = 'sending'`).Scan(&sending)
 	return pending + sending, err
 }
-
