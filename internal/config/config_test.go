@@ -1,0 +1,101 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.Database != "" || c.AllowPrivateTargets {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.InactiveAfter != 1440*time.Hour {
+		t.Errorf("inactive-after %s, want 1440h", c.InactiveAfter)
+	}
+	if len(c.RetrySchedule) != 9 || c.RetrySchedule[0] != 5*time.Second || c.RetrySchedule[8] != 24*time.Hour {
+		t.Errorf("retry schedule %v", c.RetrySchedule)
+	}
+}
+
+func TestParsePrecedence(t *testing.T) {
+	e := env(map[string]string{"POSTBODE_ADDR": "127.0.0.1:9000", "POSTBODE_ALLOW_PRIVATE_TARGETS": "true",
+		"POSTBODE_RETRY_SCHEDULE": "1s, 2s", "POSTBODE_DATA_DIR": "/env"})
+	c, err := Parse([]string{"--data-dir", "/flag"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.DataDir != "/flag" || !c.AllowPrivateTargets {
+		t.Errorf("got %+v", c)
+	}
+	if len(c.RetrySchedule) != 2 || c.RetrySchedule[1] != 2*time.Second {
+		t.Errorf("retry schedule %v", c.RetrySchedule)
+	}
+	c, err = Parse([]string{"--allow-private-targets=false"}, e, io.Discard)
+	if err != nil || c.AllowPrivateTargets {
+		t.Errorf("flag must beat env: %v %v", c.AllowPrivateTargets, err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad duration", []string{"--inactive-after", "soon"}, nil, "--inactive-after"},
+		{"negative duration", []string{"--inactive-after", "-1h"}, nil, "--inactive-after"},
+		{"bad schedule", []string{"--retry-schedule", "5s,often"}, nil, "--retry-schedule"},
+		{"zero delay", []string{"--retry-schedule", "0s"}, nil, "--retry-schedule"},
+		{"bad bool env", nil, map[string]string{"POSTBODE_ALLOW_PRIVATE_TARGETS": "maybe"}, "POSTBODE_ALLOW_PRIVATE_TARGETS"},
+		{"short bootstrap token", nil, map[string]string{"POSTBODE_BOOTSTRAP_TOKEN": "short"}, "at least 32"},
+		{"bad concurrency", []string{"--subscription-concurrency", "0"}, nil, "--subscription-concurrency"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.args, env(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseScheduleEmpty(t *testing.T) {
+	s, err := ParseSchedule(" ")
+	if err != nil || len(s) != 0 {
+		t.Fatalf("empty schedule: %v %v", s, err)
+	}
+}
+
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{DefaultRetrySchedule, "", "1s", "1s,,2s", "-5m", "9999999h", "1e3s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ds, err := ParseSchedule(s)
+		if err != nil {
+			return
+		}
+		if len(ds) > MaxRetries {
+			t.Fatalf("%d delays accepted", len(ds))
+		}
+		for _, d := range ds {
+			if d <= 0 || d > MaxRetryDelay {
+				t.Fatalf("delay %s accepted from %q", d, s)
+			}
+		}
+	})
+}
