@@ -86,7 +86,10 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
+	// FULL: a commit is on disk before a publish is answered 202, so an
+	// accepted event survives power loss, not only a killed process. Group
+	// commit is what makes that affordable.
+	q.Set("_synchronous", "FULL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	if readOnly {
