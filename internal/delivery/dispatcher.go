@@ -100,7 +100,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.complete()
 		close(done)
 	}()
+	sweepDone := make(chan struct{})
+	go func() {
+		d.sweep(ctx)
+		close(sweepDone)
+	}()
 	d.fetchLoop(ctx)
+	<-sweepDone
 	d.workers.Wait()
 	close(d.results)
 	<-done
@@ -109,6 +115,28 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer cancel()
 	if _, err := d.store.ReleaseLeases(bg, d.opt.Owner, time.Now()); err != nil {
 		d.opt.Log.Error("releasing leases at shutdown", "err", err)
+	}
+}
+
+// sweep returns deliveries whose lease ran out (their node died, or lost
+// them) to the queue.
+func (d *Dispatcher) sweep(ctx context.Context) {
+	t := time.NewTicker(leaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := d.store.ReleaseLeases(ctx, "", time.Now())
+		if err != nil && ctx.Err() == nil {
+			d.opt.Log.Error("releasing expired leases", "err", err)
+		}
+		if n > 0 {
+			d.opt.Log.Warn("released expired delivery leases", "count", n)
+			d.Notify()
+		}
 	}
 }
 
