@@ -122,6 +122,27 @@ type Store interface {
 	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
 	// QueueDepth counts deliveries waiting to be sent (pending or sending).
 	QueueDepth(ctx context.Context) (int64, error)
+
+	// Cluster coordination.
+	//
+	// Listen calls fn for changes made by any node (new due deliveries, a
+	// changed subscription) until ctx ends. An engine confined to one process
+	// may never call fn: there, every change is seen in-process.
+	Listen(ctx context.Context, fn func(Notification)) error
+	// TryLead makes owner the holder of the named lease for ttl if it is
+	// free, expired or owner's already, and reports whether owner holds it.
+	TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// Prune deletes up to limit events created before before whose
+	// deliveries are all finished, with their deliveries and attempts, and
+	// idempotency keys older than keysBefore; it returns the events deleted.
+	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
+}
+
+// Notification is a change announced to every node.
+type Notification struct {
+	Deliveries     bool // new deliveries may be due
+	WorkspaceID    string
+	SubscriptionID string // set when a subscription changed
 }
 
 // Claim asks for due deliveries to lease.

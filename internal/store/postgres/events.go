@@ -1,0 +1,146 @@
+// Events: the group-commit insert of events with their deliveries (COPY),
+// and reads.
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+// InsertEvents writes a batch of events, their deliveries and idempotency
+// keys in one transaction: keyed events one by one (the key decides whether
+// they are written at all), the rest with COPY.
+func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
+	out := make([]store.InsertResult, len(events))
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var eventRows, deliveryRows [][]any
+		pending := map[string]*store.Event{}
+		for i := range events {
+			ne := &events[i]
+			e := &ne.Event
+			if ne.IdempotencyKey != "" {
+				first, err := claimIdempotencyKey(ctx, tx, ne, pending)
+				if err != nil {
+					return err
+				}
+				if first != nil {
+					out[i] = store.InsertResult{Event: *first, Duplicate: true}
+					continue
+				}
+			}
+			pending[e.ID] = e
+			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt})
+			for _, d := range ne.Deliveries {
+				deliveryRows = append(deliveryRows, []any{d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
+					d.NextAttemptAt, d.CreatedAt, d.CreatedAt})
+			}
+			out[i] = store.InsertResult{Event: *e}
+		}
+		if len(eventRows) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
+				[]string{"id", "workspace_id", "type", "label", "data", "user_id", "subject", "created_at"},
+				pgx.CopyFromRows(eventRows)); err != nil {
+				return err
+			}
+		}
+		if len(deliveryRows) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"},
+				[]string{"id", "workspace_id", "event_id", "subscription_id", "status", "next_attempt_at", "created_at", "updated_at"},
+				pgx.CopyFromRows(deliveryRows)); err != nil {
+				return err
+			}
+			// Wake every node; PostgreSQL sends it on commit, once per transaction.
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// claimIdempotencyKey returns the first event stored under ne's key within
+// its window, or records the key for ne's event and returns nil. pending
+// holds this batch's events, not yet copied in. A key being written by
+// another node's open transaction makes this wait for it.
+func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, ne *store.NewEvent, pending map[string]*store.Event) (*store.Event, error) {
+	var owner string
+	err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (workspace_id, key, event_id, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at
+		WHERE idempotency_keys.created_at < $5
+		RETURNING event_id`,
+		ne.Event.WorkspaceID, ne.IdempotencyKey, ne.Event.ID, ne.Event.CreatedAt, ne.IdempotencySince).Scan(&owner)
+	if err == nil {
+		return nil, nil // ours
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT event_id FROM idempotency_keys WHERE workspace_id = $1 AND key = $2`,
+		ne.Event.WorkspaceID, ne.IdempotencyKey).Scan(&owner); err != nil {
+		return nil, err
+	}
+	if e, ok := pending[owner]; ok {
+		return e, nil
+	}
+	e, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, owner))
+	if !errors.Is(err, store.ErrNotFound) {
+		return e, err
+	}
+	// The first event is gone (retention): the key is free again.
+	_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET event_id = $1, created_at = $2 WHERE workspace_id = $3 AND key = $4`,
+		ne.Event.ID, ne.Event.CreatedAt, ne.Event.WorkspaceID, ne.IdempotencyKey)
+	return nil, err
+}
+
+const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at`
+
+func scanEvent(row scanner) (*store.Event, error) {
+	var e store.Event
+	var data string
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &e.UserID, &e.Subject, &e.CreatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	e.Data = []byte(data)
+	e.CreatedAt = utc(e.CreatedAt)
+	return &e, nil
+}
+
+const deliveryColumns = `id, workspace_id, event_id, subscription_id, status, attempts, next_attempt_at, last_error,
+	created_at, updated_at`
+
+func scanDelivery(row scanner) (*store.Delivery, error) {
+	var d store.Delivery
+	if err := row.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.SubscriptionID, &d.Status, &d.Attempts, &d.NextAttemptAt,
+		&d.LastError, &d.CreatedAt, &d.UpdatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	d.NextAttemptAt = utcPtr(d.NextAttemptAt)
+	d.CreatedAt, d.UpdatedAt = utc(d.CreatedAt), utc(d.UpdatedAt)
+	return &d, nil
+}
+
+// GetEvent returns an event of a workspace with its deliveries.
+func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (*store.Event, []store.Delivery, error) {
+	e, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 AND workspace_id = $2`,
+		id, workspaceID))
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := collect(rows, scanDelivery)
+	if ds == nil {
+		ds = []store.Delivery{}
+	}
+	return e, ds, err
+}
