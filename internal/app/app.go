@@ -24,9 +24,11 @@ import (
 	"github.com/postbode/postbode/internal/config"
 	"github.com/postbode/postbode/internal/delivery"
 	"github.com/postbode/postbode/internal/ingest"
+	"github.com/postbode/postbode/internal/maintenance"
 	"github.com/postbode/postbode/internal/metrics"
 	"github.com/postbode/postbode/internal/netguard"
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/sqlite"
 	"github.com/postbode/postbode/internal/version"
 )
@@ -38,18 +40,17 @@ type App struct {
 	Metrics *metrics.Metrics
 	Handler http.Handler
 	Log     *slog.Logger
+	Node    string // this node's name: the owner of its leases
 
-	ingest     *ingest.Ingester
+	ingest      *ingest.Ingester
+	maintenance *maintenance.Runner
 	dispatcher *delivery.Dispatcher
 	sender     *delivery.Sender
 }
 
 // New opens the store and builds every part; nothing runs until Serve.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if cfg.Database != "" {
-		return nil, errors.New("--database: only the embedded SQLite store is available in this version; leave --database empty")
-	}
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -57,17 +58,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	a := &App{Config: cfg, Store: st, Log: log}
+	a := &App{Config: cfg, Store: st, Log: log, Node: nodeName()}
 	a.Metrics = metrics.New(st.QueueDepth)
 	a.sender = delivery.NewSender(cfg.AllowPrivateTargets, version.Version)
 	a.dispatcher = delivery.New(st, a.sender, delivery.Options{
-		Owner:         nodeName(),
+		Owner:         a.Node,
 		Concurrency:   cfg.SubscriptionConcurrency,
 		RetrySchedule: cfg.RetrySchedule,
 		Metrics:       a.Metrics,
 		Log:           log,
 	})
 	a.ingest = ingest.New(st, a.dispatcher.Notify, a.Metrics, log)
+	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
+		Released: a.dispatcher.Notify}
 	apiServer := api.New(api.Options{
 		Store:               st,
 		Auth:                &auth.Authenticator{Store: st},
@@ -103,12 +106,34 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	return a, nil
 }
 
+// openStore opens the engine cfg names: PostgreSQL for a postgres:// URL,
+// else SQLite in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	switch {
+	case cfg.Database == "":
+		return sqlite.Open(ctx, cfg.DataDir)
+	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
+		return postgres.Open(ctx, cfg.Database)
+	}
+	return nil, errors.New("--database: give a postgres:// URL, or leave it empty for the embedded SQLite store")
+}
+
 // nodeName identifies this process as a lease owner.
 func nodeName() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
 	return strings.ReplaceAll(host, " ", "_") + "-" + hex.EncodeToString(b)
+}
+
+// notified applies a change another node announced.
+func (a *App) notified(n store.Notification) {
+	if n.SubscriptionID != "" {
+		a.ingest.Invalidate(n.WorkspaceID)
+		a.dispatcher.Invalidate(n.SubscriptionID)
+		return
+	}
+	a.dispatcher.Notify()
 }
 
 // Serve runs the node on ln until ctx ends, then shuts down in order: stop
@@ -119,9 +144,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.ingest.Run(ingestCtx) }()
 	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
+	go func() { defer wg.Done(); a.maintenance.Run(dispatchCtx) }()
+	go func() { defer wg.Done(); a.Store.Listen(dispatchCtx, a.notified) }()
 
 	srv := &http.Server{
 		Handler:           a.Handler,

@@ -26,6 +26,7 @@ type Config struct {
 	AllowPrivateTargets     bool
 	RetrySchedule           []time.Duration
 	SubscriptionConcurrency int
+	Retention               time.Duration
 	BootstrapToken          string
 	LogLevel                string
 }
@@ -53,6 +54,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", allowEnv, "allow webhook targets on loopback and private networks (POSTBODE_ALLOW_PRIVATE_TARGETS)")
 	schedule := fs.String("retry-schedule", env("POSTBODE_RETRY_SCHEDULE", DefaultRetrySchedule), "delays between attempts after the first (POSTBODE_RETRY_SCHEDULE)")
 	conc := fs.String("subscription-concurrency", env("POSTBODE_SUBSCRIPTION_CONCURRENCY", "32"), "requests in flight per subscription (POSTBODE_SUBSCRIPTION_CONCURRENCY)")
+	retention := fs.String("retention", env("POSTBODE_RETENTION", "720h"), "finished events, their deliveries and attempts are deleted after this long; 0 keeps them (POSTBODE_RETENTION)")
 	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -66,6 +68,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if c.InactiveAfter, err = time.ParseDuration(*inactive); err != nil || c.InactiveAfter <= 0 {
 		return c, fmt.Errorf("--inactive-after: %q is not a positive Go duration", *inactive)
+	}
+	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 {
+		return c, fmt.Errorf("--retention: %q is not a Go duration of 0 or more", *retention)
 	}
 	if c.RetrySchedule, err = ParseSchedule(*schedule); err != nil {
 		return c, fmt.Errorf("--retry-schedule: %w", err)

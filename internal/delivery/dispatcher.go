@@ -16,15 +16,15 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
-// Tuning. A claimed delivery waits in memory for at most its subscription's
-// queue to drain (queueFactor rounds of sends), so the lease comfortably
-// outlasts the longest wait plus the longest timeout.
+// Tuning. Leases are short so that a dead node's work is taken over soon,
+// and renewed by a heartbeat while this node holds them.
 const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
 	queueFactor   = 2
-	leaseDuration = 3 * time.Minute
+	leaseDuration = 30 * time.Second
+	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
 	idlePoll      = time.Second
 )
@@ -62,7 +62,8 @@ type subQueue struct {
 
 type outcome struct {
 	store.Outcome
-	r *result
+	r        *result
+	inactive bool // not sent: the subscription was not active
 }
 
 // New returns a dispatcher; Run starts it.
@@ -100,14 +101,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.complete()
 		close(done)
 	}()
-	sweepDone := make(chan struct{})
+	hbDone := make(chan struct{})
 	go func() {
-		d.sweep(ctx)
-		close(sweepDone)
+		d.heartbeat(ctx)
+		close(hbDone)
 	}()
 	d.fetchLoop(ctx)
-	<-sweepDone
 	d.workers.Wait()
+	<-hbDone
 	close(d.results)
 	<-done
 	// Whatever is still queued in memory was never sent.
@@ -118,25 +119,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// sweep returns deliveries whose lease ran out (their node died, or lost
-// them) to the queue.
-func (d *Dispatcher) sweep(ctx context.Context) {
-	t := time.NewTicker(leaseDuration / 3)
+// heartbeat renews this node's leases until ctx ends and every send under
+// way has finished.
+func (d *Dispatcher) heartbeat(ctx context.Context) {
+	t := time.NewTicker(heartbeat)
 	defer t.Stop()
 	for {
 		select {
+		case <-t.C:
 		case <-ctx.Done():
 			return
-		case <-t.C:
 		}
-		n, err := d.store.ReleaseLeases(ctx, "", time.Now())
-		if err != nil && ctx.Err() == nil {
-			d.opt.Log.Error("releasing expired leases", "err", err)
+		bg, cancel := context.WithTimeout(context.Background(), heartbeat)
+		if _, err := d.store.ExtendLeases(bg, d.opt.Owner, time.Now().Add(leaseDuration)); err != nil {
+			d.opt.Log.Error("renewing delivery leases", "err", err)
 		}
-		if n > 0 {
-			d.opt.Log.Warn("released expired delivery leases", "count", n)
-			d.Notify()
-		}
+		cancel()
 	}
 }
 
@@ -257,7 +255,12 @@ func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.Claime
 		o.Error = "loading subscription: " + err.Error()
 		return o
 	case t.sub.Status != store.SubscriptionActive:
-		o.Status = store.DeliveryHeld
+		// Put it back as pending, due now, rather than held: the store holds
+		// pending deliveries of a subscription that is not active in the
+		// same transaction, against its status at that moment. Writing held
+		// here would race an enable that commits between this decision and
+		// the write, and leave the delivery held under an active subscription.
+		o.Status, o.NextAttemptAt, o.inactive = store.DeliveryPending, time.Now(), true
 		return o
 	}
 	if ctx.Err() != nil {
@@ -355,14 +358,16 @@ func (d *Dispatcher) write(batch []outcome) {
 		if o.r != nil {
 			m.AttemptDuration.Observe(float64(o.r.attempt.DurationMS) / 1000)
 		}
-		switch o.Status {
-		case store.DeliverySucceeded:
+		switch {
+		case o.inactive:
+			m.Deliveries.WithLabelValues("held").Inc()
+		case o.Status == store.DeliverySucceeded:
 			m.Deliveries.WithLabelValues("succeeded").Inc()
-		case store.DeliveryPending:
+		case o.Status == store.DeliveryPending:
 			m.Deliveries.WithLabelValues("retried").Inc()
-		case store.DeliveryFailed:
+		case o.Status == store.DeliveryFailed:
 			m.Deliveries.WithLabelValues("failed").Inc()
-		case store.DeliveryHeld:
+		case o.Status == store.DeliveryHeld:
 			m.Deliveries.WithLabelValues("held").Inc()
 		}
 	}

@@ -112,6 +112,9 @@ type Store interface {
 	// ReleaseLeases puts sending deliveries whose lease ended before now (or,
 	// with owner set, every lease of that owner) back to pending.
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	// ExtendLeases moves the lease end of every delivery owner is sending to
+	// until: the heartbeat that lets leases be short.
+	ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error)
 	// Resend creates one more pending delivery of a delivery's event to its
 	// subscription.
 	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*Delivery, error)

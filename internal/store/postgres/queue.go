@@ -210,6 +210,13 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (i
 	return int(tag.RowsAffected()), nil
 }
 
+// ExtendLeases renews owner's leases.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE status = 'sending' AND lease_owner = $2`,
+		until, owner)
+	return int(tag.RowsAffected()), err
+}
+
 // Resend adds one more delivery of a delivery's event to its subscription.
 func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,

@@ -101,13 +101,17 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			return err
 		}
 		defer resetFailures.Close()
-		countFailure, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1,
-			status = CASE WHEN status = 'active' AND (? OR consecutive_failures + 1 >= failure_threshold) THEN 'disabled' ELSE status END
-			WHERE id = ? RETURNING status`)
+		countFailure, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
+			WHERE id = ? RETURNING status, consecutive_failures >= failure_threshold`)
 		if err != nil {
 			return err
 		}
 		defer countFailure.Close()
+		disable, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET status = 'disabled' WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer disable.Close()
 
 		now := micros(time.Now())
 		retried := map[string]bool{}
@@ -116,17 +120,27 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			n := 0
 			if o.Attempt != nil {
 				n = 1
-				if err := execAttempt(ctx, insAttempt, o.Attempt); err != nil {
-					return err
-				}
 			}
 			var next any
 			if o.Status == store.DeliveryPending {
 				next = micros(o.NextAttemptAt)
+			}
+			res, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.Error, now, o.DeliveryID)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err != nil {
+				return err
+			} else if k == 0 {
+				continue // deleted meanwhile, with its subscription or event: nothing to record
+			}
+			if o.Status == store.DeliveryPending {
 				retried[o.SubscriptionID] = true
 			}
-			if _, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.Error, now, o.DeliveryID); err != nil {
-				return err
+			if o.Attempt != nil {
+				if err := execAttempt(ctx, insAttempt, o.Attempt); err != nil {
+					return err
+				}
 			}
 			switch {
 			case o.Success:
@@ -135,18 +149,25 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				}
 			case o.CountFailure || o.Gone:
 				var status string
-				err := countFailure.QueryRowContext(ctx, o.Gone, o.SubscriptionID).Scan(&status)
+				var reached bool
+				err := countFailure.QueryRowContext(ctx, o.SubscriptionID).Scan(&status, &reached)
 				if err == sql.ErrNoRows {
 					continue // deleted meanwhile
 				}
 				if err != nil {
 					return err
 				}
+				// Only an active subscription is disabled (and reported): a
+				// paused one stays paused, a disabled one was reported before.
+				if status == store.SubscriptionActive && (o.Gone || reached) {
+					if _, err := disable.ExecContext(ctx, o.SubscriptionID); err != nil {
+						return err
+					}
+					status = store.SubscriptionDisabled
+					disabled = append(disabled, o.SubscriptionID)
+				}
 				if status != store.SubscriptionActive {
 					retried[o.SubscriptionID] = true
-					if !contains(disabled, o.SubscriptionID) {
-						disabled = append(disabled, o.SubscriptionID)
-					}
 				}
 			}
 		}
@@ -162,15 +183,6 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		return nil
 	})
 	return disabled, err
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 const insertAttemptSQL = `INSERT INTO attempts (id, delivery_id, event_id, event_type, subscription_id, workspace_id,
@@ -204,11 +216,24 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromMicros(v.Int64), true, nil
 }
 
-// ReleaseLeases returns expired (or owner's) leases to pending.
+// ReleaseLeases returns expired (or owner's) leases to pending. A released
+// delivery keeps its next_attempt_at: it was due when claimed, so it is due
+// now by the caller's clock too.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
 	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-		next_attempt_at = ?, updated_at = ? WHERE status = 'sending' AND (lease_until < ? OR lease_owner = ?)`,
-		micros(time.Now()), micros(time.Now()), micros(now), owner)
+		updated_at = ? WHERE status = 'sending' AND (lease_until < ? OR lease_owner = ?)`,
+		micros(time.Now()), micros(now), owner)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ExtendLeases renews owner's leases.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE status = 'sending' AND lease_owner = ?`,
+		micros(until), owner)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,95 @@
+// Package maintenance runs the periodic housekeeping: returning deliveries
+// whose lease ran out (their node died) to the queue, and deleting events
+// past the retention period. On a cluster it runs on one elected node at a
+// time, under a leader lease in the store that moves to another node when
+// the holder stops renewing it.
+package maintenance
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/postbode/postbode/internal/store"
+)
+
+// Tuning: a leader renews its lease every interval; a dead leader is
+// replaced within leaderTTL.
+const (
+	interval   = 10 * time.Second
+	leaderTTL  = 30 * time.Second
+	pruneBatch = 1000
+	leaseName  = "maintenance"
+)
+
+// KeyWindow is how long idempotency keys are kept.
+const KeyWindow = 24 * time.Hour
+
+// Runner does the housekeeping.
+type Runner struct {
+	Store     store.Store
+	Owner     string        // this node
+	Retention time.Duration // finished events older than this are deleted
+	Log       *slog.Logger
+	// Released is called when expired leases went back to the queue.
+	Released func()
+	// Leading, if set, is told whether this node leads after each round.
+	Leading func(bool)
+}
+
+// Run works until ctx ends.
+func (r *Runner) Run(ctx context.Context) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r.Round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Round runs once: it takes or renews the leader lease and, when this node
+// leads, does the work.
+func (r *Runner) Round(ctx context.Context) {
+	lead, err := r.Store.TryLead(ctx, leaseName, r.Owner, leaderTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.Log.Error("maintenance: taking the leader lease", "err", err)
+		}
+		return
+	}
+	if r.Leading != nil {
+		r.Leading(lead)
+	}
+	if !lead {
+		return
+	}
+	now := time.Now()
+	if n, err := r.Store.ReleaseLeases(ctx, "", now); err != nil {
+		r.Log.Error("maintenance: releasing expired leases", "err", err)
+	} else if n > 0 {
+		r.Log.Warn("maintenance: returned deliveries whose lease ran out to the queue", "count", n)
+		if r.Released != nil {
+			r.Released()
+		}
+	}
+	if r.Retention <= 0 {
+		return
+	}
+	// Prune in batches, so that no transaction holds the writer for long,
+	// and stop at the round's end so that renewing the lease is never late.
+	deadline := now.Add(interval / 2)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		n, err := r.Store.Prune(ctx, now.Add(-r.Retention), now.Add(-KeyWindow), pruneBatch)
+		if err != nil {
+			r.Log.Error("maintenance: pruning", "err", err)
+			return
+		}
+		if n < pruneBatch {
+			return
+		}
+	}
+}
