@@ -44,8 +44,8 @@ type App struct {
 
 	ingest      *ingest.Ingester
 	maintenance *maintenance.Runner
-	dispatcher *delivery.Dispatcher
-	sender     *delivery.Sender
+	dispatcher  *delivery.Dispatcher
+	sender      *delivery.Sender
 }
 
 // New opens the store and builds every part; nothing runs until Serve.
