@@ -91,6 +91,11 @@ func decode(r *http.Request, v any, optional bool) error {
 // unmarshal decodes one JSON object strictly: unknown fields and wrong
 // types are 422s that name the field.
 func unmarshal(body []byte, v any) error {
+	// Only an object will do: null, arrays, strings and numbers would
+	// otherwise decode as an empty object or fail without a clear message.
+	if t := strings.TrimLeft(string(body), " \t\r\n"); !strings.HasPrefix(t, "{") {
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -112,8 +117,9 @@ func unmarshal(body []byte, v any) error {
 			return errorf(http.StatusUnprocessableEntity, "invalid_field", "%v", err)
 		}
 	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object")
+	// Anything after the object, even a stray '}' (which dec.More misses), is malformed.
+	if _, err := dec.Token(); err != io.EOF {
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object and nothing after it")
 	}
 	return nil
 }
@@ -122,7 +128,9 @@ func jsonKind(goKind string) string {
 	switch goKind {
 	case "string":
 		return "a string"
-	case "int", "int64", "float64":
+	case "int", "int64":
+		return "a whole number"
+	case "float64":
 		return "a number"
 	case "bool":
 		return "true or false"

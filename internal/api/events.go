@@ -92,6 +92,10 @@ func (s *Server) resend(r *http.Request, p *auth.Principal) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// No fields, but a body that is there must be valid, as for the other actions.
+	if err := decode(r, &struct{}{}, true); err != nil {
+		return 0, nil, err
+	}
 	d, err := s.Store.Resend(r.Context(), ws, r.PathValue("id"), id.New(id.Delivery), now())
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, notFound("delivery")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,8 +94,11 @@ func (s *Server) apply(r *http.Request, sub *store.Subscription, in *subscriptio
 			return invalid("mode", "must be push or pull")
 		}
 	}
-	if in.Auth != nil || in.CoalesceBySubject != nil {
+	if in.Auth != nil {
 		return invalid("auth", "applies to pull subscriptions only")
+	}
+	if in.CoalesceBySubject != nil {
+		return invalid("coalesce_by_subject", "applies to pull subscriptions only")
 	}
 	if in.Name != nil {
 		sub.Name = strings.TrimSpace(*in.Name)
@@ -140,6 +144,13 @@ func (s *Server) apply(r *http.Request, sub *store.Subscription, in *subscriptio
 			return err
 		}
 		sub.Headers = in.Headers
+	} else if in.SignatureHeader != nil {
+		// The headers already set must not clash with the new name.
+		for k := range sub.Headers {
+			if strings.EqualFold(k, sub.SignatureHeader) {
+				return invalid("signature_header", "%q is already one of the subscription's headers", k)
+			}
+		}
 	}
 	if in.Secret != nil {
 		k, err := signing.DecodeSecret(*in.Secret)
@@ -206,8 +217,13 @@ func oneOf(field string, in *string, dst *string, allowed ...string) error {
 
 func (s *Server) checkURL(r *http.Request, raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || len(raw) > 2048 {
 		return invalid("url", "must be an absolute http or https URL of at most 2048 characters")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("url", "the port must be from 1 to 65535")
+		}
 	}
 	if s.AllowPrivateTargets {
 		return nil
@@ -273,6 +289,17 @@ func validHeaderName(name string) bool {
 	return true
 }
 
+// validHeaderValue rejects what an HTTP client refuses to send: control
+// characters other than tab (CR, LF and NUL among them) and DEL.
+func validHeaderValue(v string) bool {
+	for _, c := range []byte(v) {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func checkHeaders(h map[string]string, signatureHeader string) error {
 	if len(h) > 50 {
 		return invalid("headers", "may hold at most 50 headers")
@@ -285,8 +312,8 @@ func checkHeaders(h map[string]string, signatureHeader string) error {
 		if reservedHeader(k) || strings.EqualFold(k, signatureHeader) {
 			return invalid(field, "is set by Postbode itself")
 		}
-		if len(v) > 4096 || strings.ContainsAny(v, "\r\n\x00") {
-			return invalid(field, "must be at most 4096 characters without line breaks")
+		if len(v) > 4096 || !validHeaderValue(v) {
+			return invalid(field, "must be at most 4096 characters without line breaks or other control characters")
 		}
 	}
 	return nil
