@@ -459,6 +459,8 @@ func TestSubscriptionPatchChangesOnlyGivenFields(t *testing.T) {
 		{`{"url":"https://127.0.0.1:9/new"}`, func(s *subscription) { s.URL = "https://127.0.0.1:9/new" }},
 		{`{"headers":{}}`, func(s *subscription) { s.Headers = map[string]string{} }},
 		{`{"retry_schedule":["30s"]}`, func(s *subscription) { s.RetrySchedule = []string{"30s"} }},
+		{`{"retry_schedule":null}`, func(s *subscription) { s.RetrySchedule = nil }},
+		{`{"retry_schedule":[]}`, func(s *subscription) { s.RetrySchedule = []string{} }},
 		{`{"payload":"full","format":"raw"}`, func(s *subscription) { s.Payload, s.Format = "full", "raw" }},
 		{`{"signature_scheme":"standard","failure_threshold":1}`, func(s *subscription) {
 			s.SignatureScheme, s.FailureThreshold = "standard", 1

@@ -38,7 +38,7 @@ type subscriptionInput struct {
 	Secret            *string           `json:"secret"`
 	TimeoutSeconds    *int              `json:"timeout_seconds"`
 	FailureThreshold  *int              `json:"failure_threshold"`
-	RetrySchedule     *[]string         `json:"retry_schedule"`
+	RetrySchedule     json.RawMessage   `json:"retry_schedule"` // null: back to the server's default
 	APIVersion        json.RawMessage   `json:"api_version"`
 	Auth              *string           `json:"auth"`
 	CoalesceBySubject *bool             `json:"coalesce_by_subject"`
@@ -171,12 +171,18 @@ func (s *Server) apply(r *http.Request, sub *store.Subscription, in *subscriptio
 		}
 		sub.FailureThreshold = *in.FailureThreshold
 	}
-	if in.RetrySchedule != nil {
-		if len(*in.RetrySchedule) > config.MaxRetries {
+	if string(in.RetrySchedule) == "null" {
+		sub.RetrySchedule = nil
+	} else if len(in.RetrySchedule) > 0 {
+		var list []string
+		if json.Unmarshal(in.RetrySchedule, &list) != nil {
+			return invalid("retry_schedule", `must be a list of Go durations such as ["30s","5m"], or null for the server's default`)
+		}
+		if len(list) > config.MaxRetries {
 			return invalid("retry_schedule", "may hold at most %d delays", config.MaxRetries)
 		}
-		sched := make([]store.Duration, len(*in.RetrySchedule))
-		for i, v := range *in.RetrySchedule {
+		sched := make([]store.Duration, len(list))
+		for i, v := range list {
 			d, err := time.ParseDuration(v)
 			if err == nil {
 				err = config.CheckDelay(d)
