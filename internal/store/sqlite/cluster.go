@@ -1,9 +1,10 @@
 // The cluster part of the Store for an engine that lives in one process:
-// there is nobody to notify and nobody to compete with for leadership.
+// there is nobody to notify, and leader leases live in memory.
 package sqlite
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/postbode/postbode/internal/store"
@@ -16,9 +17,33 @@ func (db *DB) Listen(ctx context.Context, fn func(store.Notification)) error {
 	return nil
 }
 
-// TryLead always succeeds: the process holding the data directory is the
-// only node.
+// leaderLeases are the named leader leases. The process holding the data
+// directory is the only node, so memory is the whole truth; they still
+// exclude other owners, as the Store's contract says.
+type leaderLeases struct {
+	mu sync.Mutex
+	m  map[string]leaderLease
+}
+
+type leaderLease struct {
+	owner string
+	until time.Time
+}
+
+// TryLead gives owner the named lease for ttl if it is free, expired or
+// owner's already.
 func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	l := &db.leads
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if cur, ok := l.m[name]; ok && cur.owner != owner && now.Before(cur.until) {
+		return false, nil
+	}
+	if l.m == nil {
+		l.m = map[string]leaderLease{}
+	}
+	l.m[name] = leaderLease{owner: owner, until: now.Add(ttl)}
 	return true, nil
 }
 

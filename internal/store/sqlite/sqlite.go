@@ -34,9 +34,10 @@ var migrations embed.FS
 
 // DB is the SQLite Store.
 type DB struct {
-	w    *sql.DB // exactly one connection: every write
-	r    *sql.DB // read-only connections
-	lock *os.File
+	w     *sql.DB // exactly one connection: every write
+	r     *sql.DB // read-only connections
+	lock  *os.File
+	leads leaderLeases
 }
 
 var _ store.Store = (*DB)(nil)
