@@ -81,7 +81,8 @@ type Store interface {
 	// RoutableSubscriptions returns every push subscription of a workspace,
 	// whatever its status, for routing.
 	RoutableSubscriptions(ctx context.Context, workspaceID string) ([]Subscription, error)
-	// UpdateSubscription writes the editable fields of s.
+	// UpdateSubscription writes the editable fields of s: never its status,
+	// secrets or failure count.
 	UpdateSubscription(ctx context.Context, s *Subscription) error
 	DeleteSubscription(ctx context.Context, workspaceID, id string) error
 	// SetSubscriptionStatus moves a subscription to status. Moving to active
@@ -91,12 +92,17 @@ type Store interface {
 	// RotateSecret installs secret and keeps the old one until previousUntil.
 	RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*Subscription, error)
 	// Recover re-queues failed and held deliveries created at or after since;
-	// a disabled subscription is made active first. It returns how many.
+	// a disabled subscription is made active first, which releases all its
+	// held deliveries. It returns how many were re-queued.
 	Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error)
 
 	// Events. InsertEvents writes every event with its deliveries and
 	// idempotency key in one transaction (group commit). A repeated key
-	// within its window yields the first event and writes nothing.
+	// within its window yields the first event and writes nothing. Event
+	// data is kept byte for byte. Deliveries take their workspace and event
+	// from the event; routing may be stale, so a delivery to a subscription
+	// deleted since is dropped, and a pending one to a subscription no
+	// longer active is held.
 	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
 	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
 
@@ -104,8 +110,9 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, c Claim) ([]ClaimedDelivery, error)
 	// CompleteDeliveries writes attempts and delivery outcomes in one
 	// transaction, counts consecutive failures per subscription and disables
-	// those that reach their threshold (or answered 410). It returns the ids
-	// of subscriptions it disabled.
+	// active ones that reach their threshold (or answered 410). It returns
+	// the ids of the subscriptions it moved from active to disabled. An
+	// outcome for a delivery deleted meanwhile is skipped.
 	CompleteDeliveries(ctx context.Context, outcomes []Outcome) ([]string, error)
 	// NextDue is when the earliest pending delivery becomes due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
@@ -149,6 +156,7 @@ type Notification struct {
 }
 
 // Claim asks for due deliveries to lease.
+// Deliveries are claimed longest-waiting first (by next_attempt_at).
 type Claim struct {
 	Owner      string
 	Now        time.Time

@@ -5,6 +5,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,7 +18,8 @@ import (
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		var eventRows, deliveryRows [][]any
+		var eventRows [][]any
+		var dl deliveryColumnsIn
 		pending := map[string]*store.Event{}
 		for i := range events {
 			ne := &events[i]
@@ -35,8 +37,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			pending[e.ID] = e
 			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt})
 			for _, d := range ne.Deliveries {
-				deliveryRows = append(deliveryRows, []any{d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
-					d.NextAttemptAt, d.CreatedAt, d.CreatedAt})
+				dl.add(e, &d)
 			}
 			out[i] = store.InsertResult{Event: *e}
 		}
@@ -47,10 +48,19 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 				return err
 			}
 		}
-		if len(deliveryRows) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"},
-				[]string{"id", "workspace_id", "event_id", "subscription_id", "status", "next_attempt_at", "created_at", "updated_at"},
-				pgx.CopyFromRows(deliveryRows)); err != nil {
+		if len(dl.id) > 0 {
+			// One multi-row insert. Routing was decided from a cache: a
+			// subscription deleted since gets no delivery, and one no longer
+			// active gets it held.
+			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
+					next_attempt_at, created_at, updated_at)
+				SELECT d.id, d.ws, d.ev, s.id,
+					CASE WHEN d.status = 'pending' AND s.status <> 'active' THEN 'held' ELSE d.status END,
+					CASE WHEN d.status = 'pending' AND s.status <> 'active' THEN NULL ELSE d.next END, d.created, d.created
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+					AS d(id, ws, ev, sub, status, next, created)
+				JOIN subscriptions s ON s.id = d.sub`,
+				dl.id, dl.ws, dl.ev, dl.sub, dl.status, dl.next, dl.created); err != nil {
 				return err
 			}
 			// Wake every node; PostgreSQL sends it on commit, once per transaction.
@@ -64,6 +74,24 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 		return nil, err
 	}
 	return out, nil
+}
+
+// deliveryColumnsIn holds a batch of deliveries column by column, as arrays
+// for unnest.
+type deliveryColumnsIn struct {
+	id, ws, ev, sub, status []string
+	next                    []*time.Time
+	created                 []time.Time
+}
+
+func (c *deliveryColumnsIn) add(e *store.Event, d *store.Delivery) {
+	c.id = append(c.id, d.ID)
+	c.ws = append(c.ws, e.WorkspaceID)
+	c.ev = append(c.ev, e.ID)
+	c.sub = append(c.sub, d.SubscriptionID)
+	c.status = append(c.status, d.Status)
+	c.next = append(c.next, d.NextAttemptAt)
+	c.created = append(c.created, d.CreatedAt)
 }
 
 // claimIdempotencyKey returns the first event stored under ne's key within

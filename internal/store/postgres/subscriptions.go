@@ -176,7 +176,8 @@ func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now ti
 			id, workspaceID).Scan(&status); err != nil {
 			return notFound(err)
 		}
-		if status == store.SubscriptionDisabled {
+		enabling := status == store.SubscriptionDisabled
+		if enabling {
 			status = store.SubscriptionActive
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET status = 'active', consecutive_failures = 0,
 				updated_at = $1 WHERE id = $2`, now, id); err != nil {
@@ -187,8 +188,10 @@ func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now ti
 		if status != store.SubscriptionActive {
 			next = store.DeliveryHeld // paused by hand: re-queued, sent once enabled
 		}
+		// Enabling releases every held delivery, as enable does.
 		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, updated_at = $2
-			WHERE subscription_id = $3 AND status IN ('failed', 'held') AND created_at >= $4`, next, now, id, since)
+			WHERE subscription_id = $3 AND ((status IN ('failed', 'held') AND created_at >= $4) OR ($5 AND status = 'held'))`,
+			next, now, id, since, enabling)
 		if err != nil {
 			return err
 		}

@@ -20,8 +20,14 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			return err
 		}
 		defer insEvent.Close()
-		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
-			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		// Routing was decided from a cache: a subscription deleted since gets
+		// no delivery, and one no longer active gets it held.
+		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+			status, next_attempt_at, created_at, updated_at)
+			SELECT ?1, ?2, ?3, s.id,
+				CASE WHEN ?4 = 'pending' AND s.status <> 'active' THEN 'held' ELSE ?4 END,
+				CASE WHEN ?4 = 'pending' AND s.status <> 'active' THEN NULL ELSE ?5 END, ?6, ?6
+			FROM subscriptions s WHERE s.id = ?7`)
 		if err != nil {
 			return err
 		}
@@ -44,8 +50,8 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 				return err
 			}
 			for _, d := range ne.Deliveries {
-				if _, err := insDelivery.ExecContext(ctx, d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
-					nullMicros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
+				if _, err := insDelivery.ExecContext(ctx, d.ID, e.WorkspaceID, e.ID, d.Status,
+					nullMicros(d.NextAttemptAt), micros(d.CreatedAt), d.SubscriptionID); err != nil {
 					return err
 				}
 			}

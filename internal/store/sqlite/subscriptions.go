@@ -195,7 +195,8 @@ func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now ti
 			id, workspaceID).Scan(&status); err != nil {
 			return notFound(err)
 		}
-		if status == store.SubscriptionDisabled {
+		enabling := status == store.SubscriptionDisabled
+		if enabling {
 			status = store.SubscriptionActive
 			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET status = 'active', consecutive_failures = 0,
 				updated_at = ? WHERE id = ?`, micros(now), id); err != nil {
@@ -206,9 +207,10 @@ func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now ti
 		if status != store.SubscriptionActive {
 			next = store.DeliveryHeld // paused by hand: re-queued, sent once enabled
 		}
+		// Enabling releases every held delivery, as enable does.
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?
-			WHERE subscription_id = ? AND status IN ('failed', 'held') AND created_at >= ?`,
-			next, micros(now), micros(now), id, micros(since))
+			WHERE subscription_id = ? AND ((status IN ('failed', 'held') AND created_at >= ?) OR (? AND status = 'held'))`,
+			next, micros(now), micros(now), id, micros(since), enabling)
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,26 @@ func eventTests() []test {
 				t.Errorf("queue depth %d, want 2 (the held delivery does not count)", n)
 			}
 		}},
+		{"InsertFollowsSubscriptionsAtCommit", func(t *testing.T, f *fixture) {
+			// Ingest routes from a cache: by the commit, one subscription was
+			// deleted and another paused. The event is stored all the same.
+			gone, paused, active := f.newSub(""), f.newSub(""), f.newSub("")
+			ne := f.routed(f.newEvent(t0), gone, paused, active)
+			f.must(f.s.DeleteSubscription(f.ctx, f.ws, gone.ID), "DeleteSubscription")
+			_, err := f.s.SetSubscriptionStatus(f.ctx, f.ws, paused.ID, store.SubscriptionPaused, t0)
+			f.must(err, "SetSubscriptionStatus")
+			f.insert(ne)
+			_, ds, err := f.s.GetEvent(f.ctx, f.ws, ne.Event.ID)
+			f.must(err, "GetEvent")
+			got := map[string]string{}
+			for _, d := range ds {
+				got[d.SubscriptionID] = d.Status
+			}
+			want := map[string]string{paused.ID: store.DeliveryHeld, active.ID: store.DeliveryPending}
+			if len(got) != len(want) || got[paused.ID] != want[paused.ID] || got[active.ID] != want[active.ID] {
+				t.Errorf("deliveries by subscription %v, want %v", got, want)
+			}
+		}},
 		{"GetEventWithoutDeliveriesIsEmpty", func(t *testing.T, f *fixture) {
 			e := f.newEvent(t0)
 			f.insert(f.routed(e))

@@ -344,7 +344,9 @@ func testRecover(t *testing.T, f *fixture, status string) {
 		requeued = append(requeued, pending) // pausing held it
 	case store.SubscriptionDisabled:
 		wantIDs(t, "disabled", disabled, []string{s.ID})
-		requeued = append(requeued, pending) // disabling held it
+		// Disabling held pending; recovering enables the subscription, which
+		// releases every held delivery, whenever it was made.
+		requeued = append(requeued, pending, oldHeld)
 	}
 
 	n, err := f.s.Recover(f.ctx, f.ws, s.ID, since, now)
@@ -384,7 +386,9 @@ func testRecover(t *testing.T, f *fixture, status string) {
 	if d := f.delivery(oldFailed); d.Status != store.DeliveryFailed || d.Attempts != 1 {
 		t.Errorf("failed delivery before since: %s with %d attempts, want failed with 1", d.Status, d.Attempts)
 	}
-	f.wantStatus(store.DeliveryHeld, oldHeld)
+	if status != store.SubscriptionDisabled {
+		f.wantStatus(store.DeliveryHeld, oldHeld)
+	}
 	f.wantStatus(store.DeliverySucceeded, succeeded)
 
 	var claimable []string
