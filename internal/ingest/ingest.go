@@ -106,11 +106,10 @@ func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult,
 		if !s.Matches(p.Type) {
 			continue
 		}
-		// Always pending, whatever the cached status says: the cache may
-		// be stale (an enable committing before this event does would
-		// leave a held delivery under an active subscription, never sent).
-		// The dispatcher hands a delivery of a subscription that is not
-		// active back, and the store holds it against the status it has then.
+		// Always pending, whatever the cached status says: the cache may be
+		// stale. The store holds it, in the same transaction, if the
+		// subscription is not active at commit (and drops it if the
+		// subscription was deleted).
 		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryPending,
 			NextAttemptAt: &now, CreatedAt: now}
 		ne.Deliveries = append(ne.Deliveries, d)
@@ -207,10 +206,6 @@ func (in *Ingester) commit(batch []*request) {
 		}
 		return
 	}
-	if err != nil && in.dropDeleted(ctx, &nes[0]) {
-		// Routed to a subscription deleted meanwhile: write it without that delivery.
-		res, err = in.store.InsertEvents(ctx, nes)
-	}
 	created := 0
 	for i, r := range batch {
 		if err != nil {
@@ -226,34 +221,6 @@ func (in *Ingester) commit(batch []*request) {
 		in.metrics.EventsAccepted.Add(float64(created))
 		in.notify()
 	}
-}
-
-// dropDeleted removes from ne the deliveries to subscriptions that no
-// longer exist, and reports whether there were any.
-func (in *Ingester) dropDeleted(ctx context.Context, ne *store.NewEvent) bool {
-	if len(ne.Deliveries) == 0 {
-		return false
-	}
-	subs, err := in.store.RoutableSubscriptions(ctx, ne.Event.WorkspaceID)
-	if err != nil {
-		return false
-	}
-	exists := make(map[string]bool, len(subs))
-	for i := range subs {
-		exists[subs[i].ID] = true
-	}
-	kept := make([]store.Delivery, 0, len(ne.Deliveries))
-	for _, d := range ne.Deliveries {
-		if exists[d.SubscriptionID] {
-			kept = append(kept, d)
-		}
-	}
-	if len(kept) == len(ne.Deliveries) {
-		return false
-	}
-	ne.Deliveries = kept
-	in.Invalidate(ne.Event.WorkspaceID)
-	return true
 }
 
 // drainClosed answers publishes that arrived after shutdown began.

@@ -59,7 +59,10 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 					CASE WHEN d.status = 'pending' AND s.status <> 'active' THEN NULL ELSE d.next END, d.created, d.created
 				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
 					AS d(id, ws, ev, sub, status, next, created)
-				JOIN subscriptions s ON s.id = d.sub`,
+				JOIN subscriptions s ON s.id = d.sub
+				-- Locked, so that an enable or disable committing meanwhile is
+				-- seen: either it waits for this insert, or this reads its result.
+				FOR SHARE OF s`,
 				dl.id, dl.ws, dl.ev, dl.sub, dl.status, dl.next, dl.created); err != nil {
 				return err
 			}

@@ -1,0 +1,311 @@
+package delivery
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/postbode/postbode/internal/signing"
+	"github.com/postbode/postbode/internal/store"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func testEvent() *store.Event {
+	return &store.Event{
+		ID: "evt_1", WorkspaceID: "ws_1", Type: "invoice.paid", Label: "Invoice paid",
+		Data:      json.RawMessage(`{"amount": 42, "lines":[1,2]}`),
+		UserID:    ptr("user-7"),
+		Subject:   ptr("invoice/9"),
+		CreatedAt: time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC),
+	}
+}
+
+func testSubscription() *store.Subscription {
+	return &store.Subscription{
+		ID: "sub_1", WorkspaceID: "ws_1", Name: "billing", Mode: "push", URL: "http://example.invalid/hook",
+		EventTypes: []string{"*"}, Status: store.SubscriptionActive, Payload: "full", Format: "envelope",
+		Headers: map[string]string{}, SignatureScheme: "standard", SignatureHeader: "X-Postbode-Signature",
+		Secret: signing.NewSecret(), TimeoutSeconds: 5, FailureThreshold: 5,
+	}
+}
+
+var envelopeKeys = []string{"id", "type", "label", "workspace_id", "subscription_id", "user_id", "subject", "data",
+	"timestamp", "api_version"}
+
+func TestBody(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutate   func(*store.Subscription, *store.Event)
+		wantKeys []string
+		want     map[string]string // key → exact JSON value
+	}{
+		{
+			name:     "full envelope",
+			mutate:   func(s *store.Subscription, e *store.Event) { s.APIVersion = ptr("2026-01-01") },
+			wantKeys: envelopeKeys,
+			want: map[string]string{
+				"id": `"evt_1"`, "type": `"invoice.paid"`, "label": `"Invoice paid"`, "workspace_id": `"ws_1"`,
+				"subscription_id": `"sub_1"`, "user_id": `"user-7"`, "subject": `"invoice/9"`,
+				"data": `{"amount":42,"lines":[1,2]}`, "timestamp": `"2026-03-01T12:00:00.123456Z"`,
+				"api_version": `"2026-01-01"`,
+			},
+		},
+		{
+			name: "absent optional fields are null",
+			mutate: func(s *store.Subscription, e *store.Event) {
+				e.UserID, e.Subject = nil, nil
+			},
+			wantKeys: envelopeKeys,
+			want:     map[string]string{"user_id": "null", "subject": "null", "api_version": "null"},
+		},
+		{
+			name:     "data that is JSON null is still sent",
+			mutate:   func(s *store.Subscription, e *store.Event) { e.Data = json.RawMessage("null") },
+			wantKeys: envelopeKeys,
+			want:     map[string]string{"data": "null"},
+		},
+		{
+			name:     "notification leaves data out",
+			mutate:   func(s *store.Subscription, e *store.Event) { s.Payload = "notification" },
+			wantKeys: slices.DeleteFunc(slices.Clone(envelopeKeys), func(k string) bool { return k == "data" }),
+			want:     map[string]string{"id": `"evt_1"`, "type": `"invoice.paid"`, "subscription_id": `"sub_1"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub, e := testSubscription(), testEvent()
+			tt.mutate(sub, e)
+			body, err := Body(sub, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("body is not a JSON object: %v: %s", err, body)
+			}
+			var keys []string
+			for k := range got {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			wantKeys := slices.Sorted(slices.Values(tt.wantKeys))
+			if !slices.Equal(keys, wantKeys) {
+				t.Errorf("envelope keys %v, want %v", keys, wantKeys)
+			}
+			for k, v := range tt.want {
+				if string(got[k]) != v {
+					t.Errorf("%s = %s, want %s", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestBodyRawIsExactlyTheData(t *testing.T) {
+	for _, data := range []string{`{"amount": 42, "lines":[1,2]}`, `[1, 2,3]`, `"text"`, `17`, `null`, "{\n  \"é\": \"ü\"\n}"} {
+		sub, e := testSubscription(), testEvent()
+		sub.Format, e.Data = "raw", json.RawMessage(data)
+		body, err := Body(sub, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(body) != data {
+			t.Errorf("raw body %q, want exactly %q", body, data)
+		}
+	}
+}
+
+// sendTo makes one attempt at delivering testEvent to a receiver answering with h.
+func sendTo(t *testing.T, h http.HandlerFunc, mutate func(*store.Subscription)) (result, *http.Request, []byte) {
+	t.Helper()
+	var gotReq atomic.Pointer[http.Request]
+	var gotBody atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotReq.Store(r.Clone(context.Background()))
+		gotBody.Store(&b)
+		h(w, r)
+	}))
+	defer srv.Close()
+	sub := testSubscription()
+	sub.URL = srv.URL + "/hook"
+	if mutate != nil {
+		mutate(sub)
+	}
+	now := time.Now()
+	tg, err := newTarget(sub, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(true, "9.9.9")
+	defer s.Close()
+	r := s.send(context.Background(), tg, testEvent(), "dlv_1", now)
+	var body []byte
+	if b := gotBody.Load(); b != nil {
+		body = *b
+	}
+	return r, gotReq.Load(), body
+}
+
+func TestSendOutcomes(t *testing.T) {
+	tests := []struct {
+		name           string
+		handler        http.HandlerFunc
+		timeoutSeconds int
+		wantOK         bool
+		wantGone       bool
+		wantStatus     int // 0: no response
+		wantRetryAfter time.Duration
+		wantError      string // substring; "" means no error
+	}{
+		{name: "200", handler: status(200, nil), wantOK: true, wantStatus: 200},
+		{name: "204", handler: status(204, nil), wantOK: true, wantStatus: 204},
+		{name: "299", handler: status(299, nil), wantOK: true, wantStatus: 299},
+		{name: "302 is not followed", handler: func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		}, wantStatus: 302, wantError: "302"},
+		{name: "304", handler: status(304, nil), wantStatus: 304, wantError: "304"},
+		{name: "400", handler: status(400, nil), wantStatus: 400, wantError: "400"},
+		{name: "410 gone", handler: status(410, nil), wantGone: true, wantStatus: 410, wantError: "410"},
+		{name: "500", handler: status(500, nil), wantStatus: 500, wantError: "500"},
+		{name: "500 ignores retry-after", handler: status(500, map[string]string{"Retry-After": "30"}),
+			wantStatus: 500, wantError: "500"},
+		{name: "429 with retry-after", handler: status(429, map[string]string{"Retry-After": "30"}),
+			wantStatus: 429, wantRetryAfter: 30 * time.Second, wantError: "429"},
+		{name: "503 with retry-after", handler: status(503, map[string]string{"Retry-After": "2"}),
+			wantStatus: 503, wantRetryAfter: 2 * time.Second, wantError: "503"},
+		{name: "429 with garbage retry-after", handler: status(429, map[string]string{"Retry-After": "later"}),
+			wantStatus: 429, wantError: "429"},
+		{name: "timeout", handler: func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, timeoutSeconds: 1, wantError: "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, req, _ := sendTo(t, tt.handler, func(s *store.Subscription) {
+				if tt.timeoutSeconds > 0 {
+					s.TimeoutSeconds = tt.timeoutSeconds
+				}
+			})
+			if req == nil {
+				t.Fatal("the receiver got no request")
+			}
+			if r.ok != tt.wantOK || r.attempt.Succeeded != tt.wantOK {
+				t.Errorf("ok = %v, succeeded = %v; want %v", r.ok, r.attempt.Succeeded, tt.wantOK)
+			}
+			if r.gone != tt.wantGone {
+				t.Errorf("gone = %v, want %v", r.gone, tt.wantGone)
+			}
+			if r.retryAfter != tt.wantRetryAfter {
+				t.Errorf("retryAfter = %v, want %v", r.retryAfter, tt.wantRetryAfter)
+			}
+			switch {
+			case tt.wantStatus == 0 && r.attempt.Response != nil:
+				t.Errorf("response %+v, want none", r.attempt.Response)
+			case tt.wantStatus != 0 && (r.attempt.Response == nil || r.attempt.Response.Status != tt.wantStatus):
+				t.Errorf("response %+v, want status %d", r.attempt.Response, tt.wantStatus)
+			}
+			if tt.wantError == "" && r.attempt.Error != "" || !strings.Contains(r.attempt.Error, tt.wantError) {
+				t.Errorf("error %q, want one containing %q", r.attempt.Error, tt.wantError)
+			}
+		})
+	}
+}
+
+func status(code int, headers map[string]string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(code)
+	}
+}
+
+func TestSendRequest(t *testing.T) {
+	r, req, body := sendTo(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Receiver", "yes")
+		io.WriteString(w, "thanks")
+	}, func(s *store.Subscription) {
+		s.Headers = map[string]string{"X-Tenant": "acme", "authorization": "Bearer downstream"}
+	})
+	if req.Method != http.MethodPost || req.URL.Path != "/hook" {
+		t.Errorf("request %s %s, want POST /hook", req.Method, req.URL.Path)
+	}
+	wantHeaders := map[string]string{
+		"Content-Type":  "application/json",
+		"User-Agent":    "Postbode/9.9.9",
+		"X-Tenant":      "acme",
+		"Authorization": "Bearer downstream",
+		"Webhook-Id":    "evt_1",
+	}
+	for k, v := range wantHeaders {
+		if got := req.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if req.Header.Get("webhook-timestamp") == "" || !strings.HasPrefix(req.Header.Get("webhook-signature"), "v1,") {
+		t.Errorf("signature headers missing: %v", req.Header)
+	}
+	if string(body) != r.attempt.Request.Body {
+		t.Errorf("the attempt logs body %q, the receiver got %q", r.attempt.Request.Body, body)
+	}
+	if got := r.attempt.Request.Headers["webhook-signature"]; got != req.Header.Get("webhook-signature") {
+		t.Errorf("the attempt logs signature %q, the receiver got %q", got, req.Header.Get("webhook-signature"))
+	}
+	if r.attempt.Response == nil || r.attempt.Response.Body != "thanks" || r.attempt.Response.Headers["X-Receiver"] != "yes" {
+		t.Errorf("response logged as %+v", r.attempt.Response)
+	}
+	if r.attempt.DeliveryID != "dlv_1" || r.attempt.EventID != "evt_1" || r.attempt.EventType != "invoice.paid" ||
+		r.attempt.SubscriptionID != "sub_1" || r.attempt.WorkspaceID != "ws_1" {
+		t.Errorf("attempt identifiers %+v", r.attempt)
+	}
+}
+
+func TestSendHMACSHA256(t *testing.T) {
+	var secret string
+	r, req, body := sendTo(t, status(200, nil), func(s *store.Subscription) {
+		s.SignatureScheme, s.SignatureHeader = "hmac-sha256", "X-Dastra-Signature"
+		secret = s.Secret
+	})
+	if !r.ok {
+		t.Fatalf("attempt failed: %s", r.attempt.Error)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	if got := req.Header.Get("X-Dastra-Signature"); got != want {
+		t.Errorf("X-Dastra-Signature = %q, want %q", got, want)
+	}
+	for _, h := range []string{"webhook-signature", "webhook-id", "webhook-timestamp"} {
+		if v := req.Header.Get(h); v != "" {
+			t.Errorf("hmac-sha256 scheme also sent %s: %q", h, v)
+		}
+	}
+}
+
+func TestSendKeepsAtMost64KiBOfTheResponse(t *testing.T) {
+	r, _, _ := sendTo(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 200<<10))
+	}, nil)
+	if !r.ok {
+		t.Fatalf("attempt failed: %s", r.attempt.Error)
+	}
+	if n := len(r.attempt.Response.Body); n != maxResponseBody {
+		t.Errorf("kept %d bytes of the response body, want %d", n, maxResponseBody)
+	}
+}
