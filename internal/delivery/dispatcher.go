@@ -184,7 +184,7 @@ func (d *Dispatcher) fill(ctx context.Context) bool {
 		}
 		now := time.Now()
 		claimed, err := d.store.ClaimDeliveries(ctx, store.Claim{Owner: d.opt.Owner, Now: now,
-			LeaseUntil: now.Add(leaseDuration), Limit: room, Skip: skip})
+			LeaseUntil: now.Add(leaseDuration), Limit: room, Skip: skip, PerSubscription: perSub})
 		if err != nil {
 			if ctx.Err() == nil {
 				d.opt.Log.Error("claiming deliveries", "err", err)

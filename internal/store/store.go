@@ -164,6 +164,9 @@ type Claim struct {
 	Limit      int
 	// Skip lists subscriptions whose local queues are full.
 	Skip []string
+	// PerSubscription caps how many deliveries of one subscription one
+	// claim takes (0: no cap), so a backlog of one cannot fill the batch.
+	PerSubscription int
 }
 
 // ClaimedDelivery is a leased delivery with the event it carries.

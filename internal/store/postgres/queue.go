@@ -22,10 +22,22 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 	if skip == nil {
 		skip = []string{}
 	}
+	perSub := c.PerSubscription
+	if perSub <= 0 {
+		perSub = c.Limit
+	}
+	// Lock a window of the earliest due deliveries no other node holds, and
+	// from it take at most perSub of each subscription. (Rows locked but not
+	// taken are free again when the statement commits.)
 	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = $2, updated_at = $3
-		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3
-			AND NOT (subscription_id = ANY($4)) ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)
-		RETURNING `+deliveryColumns, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit)
+		WHERE id IN (SELECT id FROM (
+			SELECT id, next_attempt_at,
+				row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
+			FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
+				WHERE status = 'pending' AND next_attempt_at <= $3 AND NOT (subscription_id = ANY($4))
+				ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) AS window_
+			) AS ranked WHERE nth <= $7 ORDER BY next_attempt_at LIMIT $5)
+		RETURNING `+deliveryColumns, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit, 4*c.Limit, perSub)
 	if err != nil {
 		return nil, err
 	}

@@ -21,12 +21,23 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 			args = append(args, s)
 		}
 	}
-	args = append(args, c.Limit)
+	// Look at a window of the earliest due deliveries, and from it take at
+	// most PerSubscription of each subscription.
+	perSub := c.PerSubscription
+	if perSub <= 0 {
+		perSub = c.Limit
+	}
+	args = append(args, 4*c.Limit, perSub, c.Limit)
 	var claimed []store.ClaimedDelivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+skip+`
-				ORDER BY next_attempt_at LIMIT ?)
+			WHERE id IN (SELECT id FROM (
+				SELECT id, next_attempt_at,
+					row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
+				FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
+					WHERE status = 'pending' AND next_attempt_at <= ?`+skip+`
+					ORDER BY next_attempt_at LIMIT ?))
+				WHERE nth <= ? ORDER BY next_attempt_at LIMIT ?)
 			RETURNING `+deliveryColumns, args...)
 		if err != nil {
 			return err

@@ -70,6 +70,20 @@ func claimTests() []test {
 			wantIDs(t, "skipping a and b", f.claimIDs(t0, 10, a.ID, b.ID), ids[2:])
 			wantIDs(t, "skipping none", f.claimIDs(t0, 10), ids[:1])
 		}},
+		{"PerSubscriptionCap", func(t *testing.T, f *fixture) {
+			// A backlog of one subscription, due first, must not crowd out
+			// another's delivery from the batch.
+			busy, quiet := f.newSub(""), f.newSub("")
+			var backlog []string
+			for i := range 6 {
+				backlog = append(backlog, f.publish(at(time.Duration(i)*time.Second), busy)...)
+			}
+			other := f.publish(at(time.Minute), quiet)
+			cds, err := f.s.ClaimDeliveries(f.ctx, store.Claim{Owner: "node-1", Now: at(time.Hour),
+				LeaseUntil: at(2 * time.Hour), Limit: 4, PerSubscription: 2})
+			f.must(err, "ClaimDeliveries")
+			wantIDs(t, "claimed", deliveryIDs(cds), sorted(backlog[0], backlog[1], other[0]))
+		}},
 	}
 }
 
