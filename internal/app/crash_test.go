@@ -56,7 +56,7 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 		return out
 	}
 
-	node := startNode(t, bin, dataDir)
+	node := startNode(t, bin, "--data-dir", dataDir)
 	srv := &apptest.Server{URL: node.url} // for its admin-token helpers
 	ws := srv.Workspace(t, "order.created")
 	createSubscription(t, srv, ws, rc.URL+"/hook", nil)
@@ -71,7 +71,7 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 		refused += failed
 		t.Logf("round %d: %d publishes accepted, %d not (killed); receiver has %d events so far",
 			round, len(ids), failed, len(received()))
-		node = startNode(t, bin, dataDir)
+		node = startNode(t, bin, "--data-dir", dataDir)
 	}
 	if len(accepted) < 100 {
 		t.Fatalf("only %d publishes were accepted; too few to say anything", len(accepted))
@@ -142,8 +142,9 @@ type node struct {
 	waitErr error
 }
 
-// startNode runs `postbode serve` on a free loopback port and waits until it answers.
-func startNode(t *testing.T, bin, dataDir string) *node {
+// startNode runs `postbode serve` with storeArgs (--data-dir or --database)
+// on a free loopback port and waits until it answers.
+func startNode(t *testing.T, bin string, storeArgs ...string) *node {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -156,7 +157,7 @@ func startNode(t *testing.T, bin, dataDir string) *node {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", addr, "--allow-private-targets")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--allow-private-targets"}, storeArgs...)...)
 	cmd.Env = append(os.Environ(),
 		"POSTBODE_BOOTSTRAP_TOKEN="+apptest.Token,
 		"POSTBODE_RETRY_SCHEDULE="+strings.TrimSuffix(strings.Repeat("100ms,", 20), ","),
@@ -235,6 +236,21 @@ func (n *node) logTail(t *testing.T) {
 // publish answered 202 and how many publishes failed.
 func publishUntilKilled(t *testing.T, n *node, ws string, workers int, runFor time.Duration) ([]string, int) {
 	t.Helper()
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(runFor)
+		n.kill() // SIGKILL, with publishes and deliveries in flight
+		time.Sleep(50 * time.Millisecond)
+		close(stop)
+	}()
+	return publishUntil(t, n.url, ws, workers, stop)
+}
+
+// publishUntil publishes to the node at url from workers goroutines until
+// stop is closed, and returns the ids of every publish answered 202 and how
+// many publishes failed with a connection error (not accepted).
+func publishUntil(t *testing.T, url, ws string, workers int, stop <-chan struct{}) ([]string, int) {
+	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -250,7 +266,7 @@ func publishUntilKilled(t *testing.T, n *node, ws string, workers int, runFor ti
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				body := fmt.Sprintf(`{"type":"order.created","data":{"worker":%d,"n":%d}}`, w, i)
-				id, status, err := publishOnce(ctx, client, n.url, ws, body)
+				id, status, err := publishOnce(ctx, client, url, ws, body)
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -267,9 +283,7 @@ func publishUntilKilled(t *testing.T, n *node, ws string, workers int, runFor ti
 			}
 		})
 	}
-	time.Sleep(runFor)
-	n.kill() // SIGKILL, with publishes and deliveries in flight
-	time.Sleep(50 * time.Millisecond)
+	<-stop
 	cancel()
 	wg.Wait()
 	if len(unexpected) > 0 {
