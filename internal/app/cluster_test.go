@@ -3,9 +3,9 @@ package app_test
 import (
 	"net/http"
 	"os"
-	"strings"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
