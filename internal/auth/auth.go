@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -56,9 +57,26 @@ func HashPassword(pw string) (string, error) {
 	return string(b), err
 }
 
-// Authenticator resolves bearer tokens to principals.
+// principalTTL bounds how long a node trusts a token it has checked: a
+// revoked token, or a change to its owner, takes effect within this time.
+const principalTTL = 5 * time.Second
+
+// maxCached bounds the cache; past it, it starts over.
+const maxCached = 10000
+
+// Authenticator resolves bearer tokens to principals. It remembers tokens it
+// has checked for principalTTL, so that a busy publisher costs no database
+// lookups per request.
 type Authenticator struct {
 	Store store.Store
+
+	mu    sync.Mutex
+	cache map[string]cachedPrincipal // by token hash
+}
+
+type cachedPrincipal struct {
+	p       *Principal
+	expires time.Time
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer …" header.
@@ -76,6 +94,13 @@ func BearerToken(header string) (string, bool) {
 // byte-by-byte comparison of secrets.
 func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, error) {
 	h := HashToken(token)
+	now := time.Now()
+	a.mu.Lock()
+	c, ok := a.cache[h]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.p, nil
+	}
 	t, u, err := a.Store.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnauthenticated
@@ -86,8 +111,16 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
 		return nil, ErrUnauthenticated
 	}
-	return &Principal{User: u, Token: t}, nil
+	p := &Principal{User: u, Token: t}
+	a.mu.Lock()
+	if a.cache == nil || len(a.cache) >= maxCached {
+		a.cache = make(map[string]cachedPrincipal)
+	}
+	a.cache[h] = cachedPrincipal{p: p, expires: now.Add(principalTTL)}
+	a.mu.Unlock()
+	return p, nil
 }
+
 
 // Integration authenticates a management API request: only integration tokens qualify.
 func (a *Authenticator) Integration(ctx context.Context, authorization string) (*Principal, error) {
