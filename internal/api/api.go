@@ -179,6 +179,25 @@ func page(r *http.Request, def, maxLimit int) (store.Page, error) {
 	return p, nil
 }
 
+// listInWorkspace answers a page of one of the path workspace's collections,
+// read with list and paged by key.
+func listInWorkspace[T any](s *Server, r *http.Request, p *auth.Principal,
+	list func(context.Context, string, store.Page) ([]T, error), key func(*T) string) (int, any, error) {
+	ws, err := s.workspace(r, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	pg, err := page(r, 100, 1000)
+	if err != nil {
+		return 0, nil, err
+	}
+	items, err := list(r.Context(), ws, pg)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, paged(items, pg, key), nil
+}
+
 // paged cuts the extra item off and sets the cursor from key.
 func paged[T any](items []T, p store.Page, key func(*T) string) list[T] {
 	out := list[T]{Data: items}

@@ -347,19 +347,7 @@ func (s *Server) getSubscription(r *http.Request, p *auth.Principal) (int, any, 
 }
 
 func (s *Server) listSubscriptions(r *http.Request, p *auth.Principal) (int, any, error) {
-	ws, err := s.workspace(r, p)
-	if err != nil {
-		return 0, nil, err
-	}
-	pg, err := page(r, 100, 1000)
-	if err != nil {
-		return 0, nil, err
-	}
-	subs, err := s.Store.ListSubscriptions(r.Context(), ws, pg)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, paged(subs, pg, func(s *store.Subscription) string { return s.ID }), nil
+	return listInWorkspace(s, r, p, s.Store.ListSubscriptions, func(s *store.Subscription) string { return s.ID })
 }
 
 func (s *Server) updateSubscription(r *http.Request, p *auth.Principal) (int, any, error) {

@@ -118,17 +118,5 @@ func (s *Server) createEventType(r *http.Request, p *auth.Principal) (int, any, 
 }
 
 func (s *Server) listEventTypes(r *http.Request, p *auth.Principal) (int, any, error) {
-	ws, err := s.workspace(r, p)
-	if err != nil {
-		return 0, nil, err
-	}
-	pg, err := page(r, 100, 1000)
-	if err != nil {
-		return 0, nil, err
-	}
-	ets, err := s.Store.ListEventTypes(r.Context(), ws, pg)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, paged(ets, pg, func(et *store.EventType) string { return et.Name }), nil
+	return listInWorkspace(s, r, p, s.Store.ListEventTypes, func(et *store.EventType) string { return et.Name })
 }

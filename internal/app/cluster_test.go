@@ -26,25 +26,13 @@ func TestClusterLosesNoAcceptedEvent(t *testing.T) {
 	db := pgtest.URL(t)
 	bin := buildPostbode(t)
 
-	var mu sync.Mutex
-	okIDs := map[string]int{}
+	var delivered deliveredIDs
 	rc := apptest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		// Slow enough that every node holds leased deliveries at any time,
-		// the killed one included.
-		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		okIDs[r.Header.Get("webhook-id")]++
-		mu.Unlock()
+		// Slower than the publishers, so that a backlog builds and every
+		// node, the killed one included, always holds leased deliveries.
+		time.Sleep(200 * time.Millisecond)
+		delivered.add(r.Header.Get("webhook-id"))
 	})
-	received := func() map[string]int {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]int, len(okIDs))
-		for k, v := range okIDs {
-			out[k] = v
-		}
-		return out
-	}
 
 	// The first node migrates and bootstraps; the others find it done.
 	nodes := []*node{startNode(t, bin, "--database", db)}
@@ -76,22 +64,7 @@ func TestClusterLosesNoAcceptedEvent(t *testing.T) {
 
 	// The killed node's leases run out after at most 30 s; the maintenance
 	// leader (checking every 10 s) then hands its deliveries to the others.
-	deadline := time.Now().Add(90 * time.Second)
-	var missing []string
-	for {
-		got := received()
-		missing = missing[:0]
-		for id := range accepted {
-			if got[id] == 0 {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(missing) > 0 {
+	if missing := delivered.waitFor(accepted, 90*time.Second); len(missing) > 0 {
 		for _, n := range nodes {
 			n.logTail(t)
 		}
@@ -99,7 +72,7 @@ func TestClusterLosesNoAcceptedEvent(t *testing.T) {
 			len(missing), len(accepted), missing[:min(5, len(missing))])
 	}
 	duplicates := 0
-	for _, n := range received() {
+	for _, n := range delivered.snapshot() {
 		duplicates += n - 1
 	}
 	t.Logf("all %d accepted events delivered; %d duplicate deliveries (at-least-once)", len(accepted), duplicates)

@@ -33,8 +33,7 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 	bin := buildPostbode(t)
 	dataDir := t.TempDir()
 
-	var mu sync.Mutex
-	okIDs := map[string]int{} // webhook-id → requests answered 2xx
+	var delivered deliveredIDs
 	rc := apptest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		// A little latency keeps sends in flight; the odd 503 keeps retries pending.
 		time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
@@ -42,19 +41,9 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		mu.Lock()
-		okIDs[r.Header.Get("webhook-id")]++
-		mu.Unlock()
+		delivered.add(r.Header.Get("webhook-id"))
 	})
-	received := func() map[string]int {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]int, len(okIDs))
-		for k, v := range okIDs {
-			out[k] = v
-		}
-		return out
-	}
+	received := delivered.snapshot
 
 	node := startNode(t, bin, "--data-dir", dataDir)
 	srv := &apptest.Server{URL: node.url} // for its admin-token helpers
@@ -77,22 +66,7 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 		t.Fatalf("only %d publishes were accepted; too few to say anything", len(accepted))
 	}
 
-	deadline := time.Now().Add(20 * time.Second)
-	var missing []string
-	for {
-		got := received()
-		missing = missing[:0]
-		for id := range accepted {
-			if got[id] == 0 {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if len(missing) > 0 {
+	if missing := delivered.waitFor(accepted, 20*time.Second); len(missing) > 0 {
 		node.logTail(t)
 		t.Fatalf("%d of %d accepted events never reached the receiver, e.g. %v",
 			len(missing), len(accepted), missing[:min(5, len(missing))])
@@ -114,6 +88,50 @@ func TestCrashLosesNoAcceptedEvent(t *testing.T) {
 	if err := node.stop(); err != nil {
 		node.logTail(t)
 		t.Errorf("graceful shutdown after the crashes: %v", err)
+	}
+}
+
+// deliveredIDs counts, per webhook-id, the requests a receiver answered 2xx.
+type deliveredIDs struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (d *deliveredIDs) add(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[string]int{}
+	}
+	d.n[id]++
+}
+
+func (d *deliveredIDs) snapshot() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int, len(d.n))
+	for k, v := range d.n {
+		out[k] = v
+	}
+	return out
+}
+
+// waitFor waits up to timeout for every accepted id to arrive and returns
+// those that did not.
+func (d *deliveredIDs) waitFor(accepted map[string]bool, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := d.snapshot()
+		var missing []string
+		for id := range accepted {
+			if got[id] == 0 {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			return missing
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
