@@ -121,7 +121,6 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 	return p, nil
 }
 
-
 // Integration authenticates a management API request: only integration tokens qualify.
 func (a *Authenticator) Integration(ctx context.Context, authorization string) (*Principal, error) {
 	tok, ok := BearerToken(authorization)
