@@ -1,0 +1,337 @@
+// The bench report: the figures of one run with the conditions they were
+// measured under, percentiles, the readable table and the JSON form, and
+// the memory readings from /proc. Everything here is pure apart from the
+// /proc reads, so it is unit-tested on its own.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Report is everything one run measured. Times are milliseconds, rates per
+// second, memory in MiB.
+type Report struct {
+	Conditions Conditions `json:"conditions"`
+
+	Published      int     `json:"published"` // publish requests sent
+	Accepted       int     `json:"accepted"`  // answered 202
+	PublishErrors  int     `json:"publish_errors"`
+	FirstError     string  `json:"first_error,omitempty"`
+	PublishSeconds float64 `json:"publish_seconds"` // first publish sent → last 202
+	AcceptedPerSec float64 `json:"accepted_per_sec"`
+	AcceptLatency  Percent `json:"accept_latency_ms"` // publish sent → 202
+
+	Expected        int     `json:"expected"` // accepted × subscriptions
+	Delivered       int     `json:"delivered"`
+	Undelivered     int     `json:"undelivered"`
+	Duplicates      int     `json:"duplicates"`
+	DeliverSeconds  float64 `json:"deliver_seconds"` // latency origin → last arrival
+	DeliveredPerSec float64 `json:"delivered_per_sec"`
+	// Latency is publish→arrival, or release→arrival with --hold
+	// (LatencyFrom says which).
+	Latency     Percent `json:"latency_ms"`
+	LatencyFrom string  `json:"latency_from"`
+	// ScheduleLagMS is, with --rate, how far behind its schedule the latest
+	// publish was sent: large values mean the offered load was not met.
+	ScheduleLagMS float64     `json:"schedule_lag_ms,omitempty"`
+	FanOut        *FanOut     `json:"fan_out,omitempty"`
+	Baseline      *Baseline   `json:"baseline,omitempty"`
+	Ratio         float64     `json:"ratio,omitempty"` // delivered/s ÷ raw loopback req/s
+	Hold          *HoldReport `json:"hold,omitempty"`
+	AvgBodyBytes  int         `json:"avg_body_bytes"` // of the webhook requests that arrived
+
+	// CPU over the measured run: this process's user+system time, and how
+	// busy the whole machine was, so that a run disturbed by other work shows.
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUPerEventUS   float64 `json:"cpu_per_event_us"` // CPUSeconds ÷ delivered (÷ accepted with nothing delivered)
+	MachineBusyPct  float64 `json:"machine_busy_pct"`
+	OtherBusyPct    float64 `json:"other_processes_busy_pct"`
+	PeakRSSMB       float64 `json:"peak_rss_mb"`        // VmHWM at the end of the run
+	MaxSampledRSSMB float64 `json:"max_sampled_rss_mb"` // highest VmRSS sampled every 50 ms
+	RSSScope        string  `json:"rss_scope"`
+
+	TimedOut bool `json:"timed_out"`
+}
+
+// Conditions are what the figures depend on.
+type Conditions struct {
+	Target                  string  `json:"target"` // "in-process" or the --url
+	Store                   string  `json:"store"`
+	DataDir                 string  `json:"data_dir,omitempty"`
+	Events                  int     `json:"events"`
+	Subscriptions           int     `json:"subscriptions"`
+	Concurrency             int     `json:"concurrency"`
+	Rate                    float64 `json:"rate"` // offered events/s; 0 is a closed loop
+	PayloadBytes            int     `json:"payload_bytes"`
+	SubscriptionConcurrency int     `json:"subscription_concurrency"`
+	Hold                    bool    `json:"hold"`
+	GOMAXPROCS              int     `json:"gomaxprocs"`
+	NumCPU                  int     `json:"num_cpu"`
+	GoVersion               string  `json:"go_version"`
+	OS                      string  `json:"os"`
+}
+
+// Percent summarises a latency distribution in milliseconds.
+type Percent struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// FanOut is, per event, the time until its last subscription had it.
+type FanOut struct {
+	CompleteP50MS float64 `json:"complete_p50_ms"`
+	CompleteMaxMS float64 `json:"complete_max_ms"`
+	FirstMS       float64 `json:"first_arrival_ms"` // earliest arrival of any event
+	Complete      int     `json:"complete_events"`  // events that reached every subscription
+}
+
+// Baseline is the raw loopback rate of the receiver with a plain Go client.
+type Baseline struct {
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	Requests       int     `json:"requests"`
+	Errors         int     `json:"errors"`
+	Seconds        float64 `json:"seconds"`
+	Concurrency    int     `json:"concurrency"`
+	BodyBytes      int     `json:"body_bytes"`
+	CPUPerReqUS    float64 `json:"cpu_per_request_us"` // this process's CPU per request
+	OtherBusyPct   float64 `json:"other_processes_busy_pct"`
+}
+
+// HoldReport covers --hold: memory with the backlog held, then its drain.
+type HoldReport struct {
+	HeldDeliveries int     `json:"held_deliveries"`
+	HeldRSSMB      float64 `json:"held_rss_mb"`      // VmRSS once everything was held
+	HeldPeakRSSMB  float64 `json:"held_peak_rss_mb"` // VmHWM at that moment
+	ReleaseMS      float64 `json:"release_ms"`       // the enable calls
+}
+
+// percentiles summarises ds (in any order; it is sorted in place) with the
+// nearest-rank method, so every figure is a latency that was observed.
+func percentiles(ds []time.Duration) Percent {
+	if len(ds) == 0 {
+		return Percent{}
+	}
+	slices.Sort(ds)
+	return Percent{N: len(ds), P50: ms(rank(ds, 50)), P90: ms(rank(ds, 90)), P99: ms(rank(ds, 99)), Max: ms(ds[len(ds)-1])}
+}
+
+// rank is the nearest-rank p-th percentile of sorted ds.
+func rank(sorted []time.Duration, p float64) time.Duration {
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 2) }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// rate is n per second over d, or 0.
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return round(float64(n)/d.Seconds(), 1)
+}
+
+// WriteJSON writes the report as one indented JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report as a readable table.
+func (r *Report) WriteText(w io.Writer) error {
+	var b bytes.Buffer
+	c := &r.Conditions
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-16s "+format+"\n", append([]any{k}, args...)...)
+	}
+
+	b.WriteString("postbode bench\n")
+	target := c.Target
+	if c.DataDir != "" {
+		target += " (" + c.Store + ", " + c.DataDir + ")"
+	} else if c.Store != "" {
+		target += " (" + c.Store + ")"
+	}
+	row("target", "%s", target)
+	load := fmt.Sprintf("closed loop, %d in flight", c.Concurrency)
+	if c.Rate > 0 {
+		load = fmt.Sprintf("%g events/s offered, up to %d in flight", c.Rate, c.Concurrency)
+	}
+	row("load", "%d events × %d subscription(s), %s, %d B payload", c.Events, c.Subscriptions, load, c.PayloadBytes)
+	row("machine", "GOMAXPROCS %d (%d CPUs), %s, %s; %d sends in flight per subscription",
+		c.GOMAXPROCS, c.NumCPU, c.GoVersion, c.OS, c.SubscriptionConcurrency)
+	if c.Hold {
+		row("mode", "hold: published to paused subscriptions, then enabled and drained")
+	}
+	b.WriteString("\n")
+
+	row("accepted", "%d of %d in %.2fs = %.0f/s", r.Accepted, r.Published, r.PublishSeconds, r.AcceptedPerSec)
+	if r.PublishErrors > 0 {
+		row("publish errors", "%d (first: %s)", r.PublishErrors, r.FirstError)
+	}
+	row("publish→202", "%s", r.AcceptLatency)
+	if r.ScheduleLagMS > 0 {
+		row("schedule lag", "%.1f ms at worst behind the offered rate", r.ScheduleLagMS)
+	}
+	dup := ""
+	if r.Duplicates > 0 {
+		dup = fmt.Sprintf(", %d duplicates", r.Duplicates)
+	}
+	row("delivered", "%d of %d in %.2fs = %.0f/s%s", r.Delivered, r.Expected, r.DeliverSeconds, r.DeliveredPerSec, dup)
+	if r.Undelivered > 0 {
+		row("undelivered", "%d", r.Undelivered)
+	}
+	row(r.LatencyFrom+"→arrival", "%s", r.Latency)
+	if f := r.FanOut; f != nil {
+		row("fan-out", "all %d subscriptions reached in p50 %.1f ms, max %.1f ms (%d of %d events complete; first arrival %.1f ms)",
+			c.Subscriptions, f.CompleteP50MS, f.CompleteMaxMS, f.Complete, r.Accepted, f.FirstMS)
+	}
+	if bl := r.Baseline; bl != nil {
+		row("raw loopback", "%.0f req/s (plain Go client, %d connections, %d B bodies, %.1fs, %d errors; %.0f µs CPU per request)",
+			bl.RequestsPerSec, bl.Concurrency, bl.BodyBytes, bl.Seconds, bl.Errors, bl.CPUPerReqUS)
+		row("ratio", "%.2f (delivered/s ÷ raw loopback req/s)", r.Ratio)
+	}
+	if h := r.Hold; h != nil {
+		row("held", "%d deliveries: RSS %.1f MiB, peak so far %.1f MiB; enable took %.1f ms",
+			h.HeldDeliveries, h.HeldRSSMB, h.HeldPeakRSSMB, h.ReleaseMS)
+	}
+	row("body size", "%d B average webhook request body", r.AvgBodyBytes)
+	if r.CPUSeconds > 0 {
+		row("cpu", "%.2f core-seconds in this process, %.0f µs per event; machine %.0f%% busy, other processes %.0f%%",
+			r.CPUSeconds, r.CPUPerEventUS, r.MachineBusyPct, r.OtherBusyPct)
+	}
+	row("peak RSS", "%.1f MiB (VmHWM); highest sample %.1f MiB; %s", r.PeakRSSMB, r.MaxSampledRSSMB, r.RSSScope)
+	if bl := r.Baseline; bl != nil && bl.OtherBusyPct >= 10 {
+		fmt.Fprintf(&b, "\n  WARNING: other processes used %.0f%% of the CPU during the baseline; the ratio is disturbed.\n", bl.OtherBusyPct)
+	}
+	if r.OtherBusyPct >= 10 {
+		fmt.Fprintf(&b, "\n  WARNING: other processes used %.0f%% of the CPU during the run; the figures are disturbed.\n", r.OtherBusyPct)
+	}
+	if r.TimedOut {
+		b.WriteString("\n  TIMED OUT: the figures above are partial.\n")
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func (p Percent) String() string {
+	if p.N == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%d)", p.P50, p.P90, p.P99, p.Max, p.N)
+}
+
+// memStatus reads VmRSS and VmHWM (in MiB) from a /proc/<pid>/status text.
+func memStatus(r io.Reader) (rss, hwm float64) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(v) // "123456 kB"
+		if len(f) == 0 {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		if k == "VmRSS" {
+			rss = round(kb/1024, 1)
+		} else {
+			hwm = round(kb/1024, 1)
+		}
+	}
+	return rss, hwm
+}
+
+// readMem returns this process's current and peak resident set in MiB,
+// zero where /proc is not available.
+func readMem() (rss, hwm float64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	return memStatus(f)
+}
+
+// cpuSnap is a reading of CPU time: the whole machine's busy and total
+// time from /proc/stat, and this process's user+system time.
+type cpuSnap struct {
+	busy, total time.Duration // all CPUs together
+	self        time.Duration
+}
+
+// userHZ is the unit of /proc/stat: Linux reports clock ticks of 1/100 s.
+const userHZ = 100
+
+func readCPU() cpuSnap {
+	var s cpuSnap
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		s.busy, s.total = procStat(b)
+	}
+	return s
+}
+
+// procStat sums the aggregate "cpu" line of /proc/stat: user, nice, system,
+// idle, iowait, irq, softirq, steal (guest time is already in user).
+func procStat(b []byte) (busy, total time.Duration) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i := 1; i <= 8; i++ {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		d := time.Duration(v) * time.Second / userHZ
+		total += d
+		if i != 4 && i != 5 { // idle, iowait
+			busy += d
+		}
+	}
+	return busy, total
+}
+
+// cpuUsage fills in the CPU figures of r between two readings.
+func (r *Report) cpuUsage(from, to cpuSnap) {
+	self := to.self - from.self
+	r.CPUSeconds = round(self.Seconds(), 2)
+	if n := max(r.Delivered, r.Accepted); n > 0 {
+		r.CPUPerEventUS = round(float64(self.Microseconds())/float64(n), 1)
+	}
+	busy, total := to.busy-from.busy, to.total-from.total
+	if total <= 0 {
+		return
+	}
+	r.MachineBusyPct = round(100*float64(busy)/float64(total), 1)
+	r.OtherBusyPct = round(max(0, 100*float64(busy-self)/float64(total)), 1)
+}

@@ -1,0 +1,264 @@
+// The Postbode side of a bench run: an in-process node on a temporary data
+// directory (or a running server given by --url), and the few management
+// API calls the bench needs to set a run up and tear it down.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/postbode/postbode/internal/app"
+	"github.com/postbode/postbode/internal/config"
+)
+
+// node is an in-process Postbode.
+type node struct {
+	URL     string
+	Token   string
+	DataDir string
+	Config  config.Config
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// startNode runs Postbode on 127.0.0.1:0 with a fresh data directory under
+// parent (the system temp dir when empty). Only warnings reach logTo.
+func startNode(ctx context.Context, parent string, subConcurrency int, logTo io.Writer) (*node, error) {
+	cfg, err := config.Parse(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(parent, "postbode-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 33)
+	rand.Read(b)
+	cfg.DataDir = dir
+	cfg.AllowPrivateTargets = true
+	cfg.BootstrapToken = "pbi_bench_" + base64.RawURLEncoding.EncodeToString(b)
+	if subConcurrency > 0 {
+		cfg.SubscriptionConcurrency = subConcurrency
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		a.Store.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// The node outlives ctx's cancellation long enough to shut down in order.
+	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n := &node{URL: "http://" + ln.Addr().String(), Token: cfg.BootstrapToken, DataDir: dir, Config: cfg,
+		cancel: cancel, done: make(chan error, 1)}
+	go pprof.Do(nctx, pprof.Labels("part", "postbode"), func(ctx context.Context) { n.done <- a.Serve(ctx, ln) })
+	return n, nil
+}
+
+// stop shuts the node down and removes its data directory.
+func (n *node) stop() error {
+	n.cancel()
+	err := <-n.done
+	if rerr := os.RemoveAll(n.DataDir); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// client calls the management API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newClient(base, token string, conns int) *client {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conns + 16,
+		MaxIdleConnsPerHost: conns + 16,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &client{base: base, token: token, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+}
+
+// apiError is a management API answer other than the expected status.
+type apiError struct {
+	Status int
+	Body   string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("status %d: %s", e.Status, e.Body) }
+
+// call sends body (raw JSON bytes, or a value to encode, or nil) and decodes
+// an answer with status want into out (if not nil).
+func (c *client) call(ctx context.Context, method, path string, body any, want int, out any) error {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return &apiError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(data))}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// waitReady polls /readyz until the server answers 200.
+func (c *client) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := c.call(ctx, http.MethodGet, "/readyz", nil, http.StatusOK, nil)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not ready: %w", c.base, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// benchEventType is the event type every bench event has.
+const benchEventType = "bench.event"
+
+// setup creates a workspace with the bench event type and n subscriptions,
+// subscription i posting to receiverURL/s/i; it returns their ids in order.
+func (c *client) setup(ctx context.Context, receiverURL string, n int) (ws string, subs []string, err error) {
+	var w struct{ ID string }
+	name := "bench " + time.Now().UTC().Format(time.RFC3339)
+	if err := c.call(ctx, http.MethodPost, "/api/v1/workspaces", map[string]string{"name": name}, http.StatusCreated, &w); err != nil {
+		return "", nil, fmt.Errorf("creating the workspace: %w", err)
+	}
+	if err := c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+w.ID+"/event-types",
+		map[string]string{"name": benchEventType, "label": "Bench event"}, http.StatusCreated, nil); err != nil {
+		return w.ID, nil, fmt.Errorf("creating the event type: %w", err)
+	}
+	subs = make([]string, n)
+	err = parallel(ctx, n, 8, func(i int) error {
+		var s struct{ ID string }
+		err := c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+w.ID+"/subscriptions", map[string]any{
+			"name": "bench " + strconv.Itoa(i), "url": receiverURL + "/s/" + strconv.Itoa(i),
+			"event_types": []string{benchEventType},
+		}, http.StatusCreated, &s)
+		if err != nil {
+			return fmt.Errorf("creating subscription %d: %w", i, err)
+		}
+		subs[i] = s.ID
+		return nil
+	})
+	return w.ID, subs, err
+}
+
+// setStatus calls enable or disable on every subscription.
+func (c *client) setStatus(ctx context.Context, ws string, subs []string, action string) error {
+	return parallel(ctx, len(subs), 8, func(i int) error {
+		return c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+ws+"/subscriptions/"+subs[i]+"/"+action,
+			nil, http.StatusOK, nil)
+	})
+}
+
+// deleteSubscriptions removes what setup made on a server that outlives the bench.
+func (c *client) deleteSubscriptions(ctx context.Context, ws string, subs []string) error {
+	return parallel(ctx, len(subs), 8, func(i int) error {
+		if subs[i] == "" {
+			return nil
+		}
+		return c.call(ctx, http.MethodDelete, "/api/v1/workspaces/"+ws+"/subscriptions/"+subs[i], nil, http.StatusNoContent, nil)
+	})
+}
+
+// parallel runs fn(0..n-1) on up to width goroutines and returns the first error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range min(width, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
