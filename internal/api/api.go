@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/postbode/postbode/internal/auth"
@@ -40,7 +41,14 @@ type Options struct {
 type Server struct {
 	Options
 	mux *http.ServeMux
+
+	mu    sync.Mutex
+	known map[string]time.Time // workspaces seen to exist, until when to trust it
 }
+
+// workspaceTTL bounds how long a workspace's existence is remembered, so a
+// busy publisher costs no lookup per request.
+const workspaceTTL = 5 * time.Second
 
 type principalKey struct{}
 
@@ -139,10 +147,7 @@ func (s *Server) workspace(r *http.Request, p *auth.Principal) (string, error) {
 	if !strings.HasPrefix(ws, "ws_") {
 		return "", notFound("workspace")
 	}
-	if _, err := s.Store.GetWorkspace(r.Context(), ws); err != nil {
-		if err == store.ErrNotFound {
-			return "", notFound("workspace")
-		}
+	if err := s.workspaceExists(r.Context(), ws); err != nil {
 		return "", err
 	}
 	if p.IsAdmin() {
@@ -156,6 +161,29 @@ func (s *Server) workspace(r *http.Request, p *auth.Principal) (string, error) {
 		return "", errorf(http.StatusForbidden, "forbidden", "you are not a member of this workspace")
 	}
 	return ws, nil
+}
+
+func (s *Server) workspaceExists(ctx context.Context, ws string) error {
+	now := time.Now()
+	s.mu.Lock()
+	until, ok := s.known[ws]
+	s.mu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	if _, err := s.Store.GetWorkspace(ctx, ws); err != nil {
+		if err == store.ErrNotFound {
+			return notFound("workspace")
+		}
+		return err
+	}
+	s.mu.Lock()
+	if s.known == nil || len(s.known) >= 10000 {
+		s.known = map[string]time.Time{}
+	}
+	s.known[ws] = now.Add(workspaceTTL)
+	s.mu.Unlock()
+	return nil
 }
 
 // list is the body of every list response.

@@ -22,7 +22,7 @@ const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
-	queueFactor   = 2
+	queueFactor   = 8
 	leaseDuration = 30 * time.Second
 	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
@@ -148,7 +148,12 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 		case <-d.wake:
 		case <-timer.C:
 		}
-		more := d.fill(ctx)
+		// Claiming is a write transaction; a read first says whether
+		// anything is due at all, which after most wake-ups nothing is.
+		more := false
+		if next, ok, err := d.store.NextDue(ctx); err != nil || (ok && !next.After(time.Now())) {
+			more = d.fill(ctx)
+		}
 		wait := idlePoll
 		if more {
 			wait = 20 * time.Millisecond

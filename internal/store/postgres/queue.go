@@ -123,6 +123,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		}
 		// 3. Failure counts, in order, under each subscription's row lock.
 		retried := map[string]bool{}
+		clean := map[string]bool{} // subscriptions whose count is 0 as of now
 		for i := range outcomes {
 			o := &outcomes[i]
 			if !live[i] {
@@ -133,11 +134,17 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			}
 			switch {
 			case o.Success:
+				// After a success in this batch the count is 0 already.
+				if clean[o.SubscriptionID] {
+					continue
+				}
+				clean[o.SubscriptionID] = true
 				if _, err := tx.Exec(ctx, `UPDATE subscriptions SET consecutive_failures = 0
 					WHERE id = $1 AND consecutive_failures <> 0`, o.SubscriptionID); err != nil {
 					return err
 				}
 			case o.CountFailure || o.Gone:
+				delete(clean, o.SubscriptionID)
 				var status string
 				var reached bool
 				err := tx.QueryRow(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1

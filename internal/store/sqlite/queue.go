@@ -126,6 +126,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 
 		now := micros(time.Now())
 		retried := map[string]bool{}
+		clean := map[string]bool{} // subscriptions whose count is 0 as of now
 		for i := range outcomes {
 			o := &outcomes[i]
 			n := 0
@@ -155,10 +156,16 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			}
 			switch {
 			case o.Success:
+				// After a success in this batch the count is 0 already.
+				if clean[o.SubscriptionID] {
+					continue
+				}
+				clean[o.SubscriptionID] = true
 				if _, err := resetFailures.ExecContext(ctx, o.SubscriptionID); err != nil {
 					return err
 				}
 			case o.CountFailure || o.Gone:
+				delete(clean, o.SubscriptionID)
 				var status string
 				var reached bool
 				err := countFailure.QueryRowContext(ctx, o.SubscriptionID).Scan(&status, &reached)
