@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:       a.Metrics,
 		Log:           log,
 	})
-	a.ingest = ingest.New(st, a.dispatcher.Notify, a.Metrics, log)
+	a.ingest = ingest.New(st, a.dispatcher, a.Metrics, log)
 	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
 		Released: a.dispatcher.Notify}
 	apiServer := api.New(api.Options{
@@ -143,9 +143,10 @@ func (a *App) notified(n store.Notification) {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	ingestDone := make(chan struct{})
+	go func() { defer close(ingestDone); a.ingest.Run(ingestCtx) }()
 	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); a.ingest.Run(ingestCtx) }()
+	wg.Add(3)
 	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.maintenance.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.Store.Listen(dispatchCtx, a.notified) }()
@@ -169,7 +170,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
+	// Ingest stops first: its last commits hand deliveries to the dispatcher.
 	stopIngest()
+	<-ingestDone
 	stopDispatch()
 	wg.Wait()
 	a.sender.Close()

@@ -50,14 +50,16 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string]*subQueue
 	targets  map[string]*target
-	inMemory int
+	inMemory int             // claimed, handed off or reserved
+	runCtx   context.Context // the workers' context while Run runs
 
 	workers sync.WaitGroup
 }
 
 type subQueue struct {
-	items   []store.ClaimedDelivery
-	running int
+	items    []store.ClaimedDelivery
+	running  int
+	reserved int // places promised to ingest by Reserve
 }
 
 type outcome struct {
@@ -96,6 +98,9 @@ func (d *Dispatcher) Invalidate(subID string) {
 // Run claims and sends until ctx ends, then lets in-flight sends finish,
 // writes their results and returns unsent leases to the queue.
 func (d *Dispatcher) Run(ctx context.Context) {
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		d.complete()
@@ -179,7 +184,7 @@ func (d *Dispatcher) fill(ctx context.Context) bool {
 		var skip []string
 		perSub := d.opt.Concurrency * queueFactor
 		for subID, q := range d.queues {
-			if len(q.items) >= perSub {
+			if len(q.items)+q.reserved >= perSub {
 				skip = append(skip, subID)
 			}
 		}
@@ -210,18 +215,77 @@ func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDeliver
 	d.inMemory += len(claimed)
 	for _, cd := range claimed {
 		subID := cd.Delivery.SubscriptionID
-		q := d.queues[subID]
-		if q == nil {
-			q = &subQueue{}
-			d.queues[subID] = q
-		}
-		q.items = append(q.items, cd)
-		if q.running < d.opt.Concurrency {
-			q.running++
-			d.workers.Add(1)
-			go d.work(ctx, subID, q)
-		}
+		d.push(ctx, subID, d.queue(subID), cd)
 	}
+}
+
+// queue returns a subscription's queue, made if needed; d.mu is held.
+func (d *Dispatcher) queue(subID string) *subQueue {
+	q := d.queues[subID]
+	if q == nil {
+		q = &subQueue{}
+		d.queues[subID] = q
+	}
+	return q
+}
+
+// push appends to a queue and starts a worker if the subscription has room
+// for one more request in flight; d.mu is held.
+func (d *Dispatcher) push(ctx context.Context, subID string, q *subQueue, cd store.ClaimedDelivery) {
+	q.items = append(q.items, cd)
+	if q.running < d.opt.Concurrency {
+		q.running++
+		d.workers.Add(1)
+		go d.work(ctx, subID, q)
+	}
+}
+
+// dropIdle forgets a queue with nothing in it, running or promised; d.mu is held.
+func (d *Dispatcher) dropIdle(subID string, q *subQueue) {
+	if q.running == 0 && q.reserved == 0 && len(q.items) == 0 && d.queues[subID] == q {
+		delete(d.queues, subID)
+	}
+}
+
+// Reserve promises ingest a place in a subscription's queue for a delivery
+// it is about to insert, so that the delivery can be stored leased to this
+// node and sent without a claim. It returns the lease to store, or false
+// when the queue (or memory) is full or the dispatcher is not running: the
+// delivery is then stored pending and claimed as usual.
+func (d *Dispatcher) Reserve(subID string) (owner string, until time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.runCtx == nil || d.runCtx.Err() != nil || d.inMemory >= maxInMemory {
+		return "", time.Time{}, false
+	}
+	q := d.queue(subID)
+	if len(q.items)+q.reserved >= d.opt.Concurrency*queueFactor {
+		return "", time.Time{}, false
+	}
+	q.reserved++
+	d.inMemory++
+	return d.opt.Owner, time.Now().Add(leaseDuration), true
+}
+
+// Release gives back a place Reserve promised: nothing was leased after all.
+func (d *Dispatcher) Release(subID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := d.queue(subID)
+	q.reserved--
+	d.inMemory--
+	d.dropIdle(subID, q)
+}
+
+// Handoff queues a delivery that ingest stored leased to this node, in the
+// place Reserve promised.
+func (d *Dispatcher) Handoff(cd store.ClaimedDelivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	subID := cd.Delivery.SubscriptionID
+	q := d.queue(subID)
+	q.reserved--
+	d.push(d.runCtx, subID, q, cd)
 }
 
 // work sends a subscription's queued deliveries until its queue is empty.
@@ -231,9 +295,7 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		d.mu.Lock()
 		if len(q.items) == 0 {
 			q.running--
-			if q.running == 0 && d.queues[subID] == q {
-				delete(d.queues, subID)
-			}
+			d.dropIdle(subID, q)
 			d.mu.Unlock()
 			return
 		}

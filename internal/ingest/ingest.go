@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,11 +43,23 @@ type Publish struct {
 	IdempotencyKey string
 }
 
+// Dispatch is the part of the delivery engine that ingest hands fresh
+// deliveries to: a delivery with a place reserved in its subscription's
+// queue is stored leased to this node and handed over after the commit,
+// so it is sent without being claimed from the store.
+type Dispatch interface {
+	Reserve(subID string) (owner string, until time.Time, ok bool)
+	Release(subID string)
+	Handoff(store.ClaimedDelivery)
+	// Notify says that deliveries were stored pending.
+	Notify()
+}
+
 // Ingester accepts events.
 type Ingester struct {
-	store   store.Store
-	notify  func()
-	metrics *metrics.Metrics
+	store    store.Store
+	dispatch Dispatch
+	metrics  *metrics.Metrics
 	log     *slog.Logger
 	reqs    chan *request
 
@@ -70,9 +83,9 @@ type reply struct {
 	err error
 }
 
-// New returns an Ingester; notify is called after each commit that created deliveries.
-func New(s store.Store, notify func(), m *metrics.Metrics, log *slog.Logger) *Ingester {
-	return &Ingester{store: s, notify: notify, metrics: m, log: log,
+// New returns an Ingester that hands its deliveries to dispatch.
+func New(s store.Store, dispatch Dispatch, m *metrics.Metrics, log *slog.Logger) *Ingester {
+	return &Ingester{store: s, dispatch: dispatch, metrics: m, log: log,
 		reqs: make(chan *request, 4*maxBatch), routes: map[string]routes{}, labels: map[[2]string]string{}}
 }
 
@@ -106,18 +119,22 @@ func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult,
 		if !s.Matches(p.Type) {
 			continue
 		}
-		// Always pending, whatever the cached status says: the cache may be
-		// stale. The store holds it, in the same transaction, if the
-		// subscription is not active at commit (and drops it if the
-		// subscription was deleted).
+		// Pending (or sending, leased to this node) whatever the cached
+		// status says: the cache may be stale. The store holds it, in the
+		// same transaction, if the subscription is not active at commit
+		// (and drops it if the subscription was deleted).
 		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryPending,
 			NextAttemptAt: &now, CreatedAt: now}
+		if owner, until, ok := in.dispatch.Reserve(s.ID); ok {
+			d.Status, d.LeaseOwner, d.LeaseUntil = store.DeliverySending, owner, &until
+		}
 		ne.Deliveries = append(ne.Deliveries, d)
 	}
 	r := &request{ne: ne, done: make(chan reply, 1)}
 	select {
 	case in.reqs <- r:
 	case <-ctx.Done():
+		in.handOver(&ne, nil)
 		return store.InsertResult{}, ctx.Err()
 	}
 	// Once queued, the event will be written whatever happens to ctx: wait
@@ -209,17 +226,35 @@ func (in *Ingester) commit(batch []*request) {
 	created := 0
 	for i, r := range batch {
 		if err != nil {
+			in.handOver(&r.ne, nil)
 			r.done <- reply{err: err}
 			continue
 		}
 		if !res[i].Duplicate {
 			created++
 		}
+		in.handOver(&r.ne, res[i].Leased)
 		r.done <- reply{res: res[i]}
 	}
 	if created > 0 {
 		in.metrics.EventsAccepted.Add(float64(created))
-		in.notify()
+		in.dispatch.Notify()
+	}
+}
+
+// handOver gives the dispatcher the deliveries stored leased to this node
+// and releases the places reserved for the others.
+func (in *Ingester) handOver(ne *store.NewEvent, leased []string) {
+	for _, d := range ne.Deliveries {
+		if d.Status != store.DeliverySending {
+			continue
+		}
+		if !slices.Contains(leased, d.ID) {
+			in.dispatch.Release(d.SubscriptionID)
+			continue
+		}
+		d.WorkspaceID, d.EventID = ne.Event.WorkspaceID, ne.Event.ID
+		in.dispatch.Handoff(store.ClaimedDelivery{Delivery: d, Event: ne.Event})
 	}
 }
 
@@ -228,6 +263,7 @@ func (in *Ingester) drainClosed() {
 	for {
 		select {
 		case r := <-in.reqs:
+			in.handOver(&r.ne, nil)
 			r.done <- reply{err: errors.New("shutting down")}
 		default:
 			return

@@ -101,8 +101,10 @@ type Store interface {
 	// within its window yields the first event and writes nothing. Event
 	// data is kept byte for byte. Deliveries take their workspace and event
 	// from the event; routing may be stale, so a delivery to a subscription
-	// deleted since is dropped, and a pending one to a subscription no
-	// longer active is held.
+	// deleted since is dropped, and a pending or sending one to a
+	// subscription no longer active is held. A delivery may be inserted as
+	// sending, leased to its LeaseOwner (the inserting node sends it without
+	// claiming it); InsertResult.Leased says which were stored so.
 	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
 	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
 
@@ -187,7 +189,8 @@ type NewEvent struct {
 // InsertResult is the stored event for one NewEvent.
 type InsertResult struct {
 	Event     Event
-	Duplicate bool // the idempotency key was seen: nothing was written
+	Duplicate bool     // the idempotency key was seen: nothing was written
+	Leased    []string // deliveries stored as sending, leased to their owner
 }
 
 // Outcome is the result of one delivery attempt (or of finding the

@@ -116,6 +116,10 @@ type Delivery struct {
 	LastError      string     `json:"last_error"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// LeaseOwner and LeaseUntil are set on a delivery inserted as sending:
+	// handed straight to the inserting node's dispatcher.
+	LeaseOwner string     `json:"-"`
+	LeaseUntil *time.Time `json:"-"`
 }
 
 // Attempt is one HTTP request and its response or error.

@@ -52,19 +52,50 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			// One multi-row insert. Routing was decided from a cache: a
 			// subscription deleted since gets no delivery, and one no longer
 			// active gets it held.
-			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
-					next_attempt_at, created_at, updated_at)
+			rows, err := tx.Query(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
+					next_attempt_at, lease_owner, lease_until, created_at, updated_at)
 				SELECT d.id, d.ws, d.ev, s.id,
-					CASE WHEN d.status = 'pending' AND s.status <> 'active' THEN 'held' ELSE d.status END,
-					CASE WHEN d.status = 'pending' AND s.status <> 'active' THEN NULL ELSE d.next END, d.created, d.created
-				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-					AS d(id, ws, ev, sub, status, next, created)
+					CASE WHEN s.status <> 'active' AND d.status IN ('pending', 'sending') THEN 'held' ELSE d.status END,
+					CASE WHEN s.status <> 'active' AND d.status IN ('pending', 'sending') THEN NULL ELSE d.next END,
+					CASE WHEN s.status <> 'active' THEN NULL ELSE nullif(d.owner, '') END,
+					CASE WHEN s.status <> 'active' THEN NULL ELSE d.until END,
+					d.created, d.created
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+					$8::text[], $9::timestamptz[])
+					AS d(id, ws, ev, sub, status, next, created, owner, until)
 				JOIN subscriptions s ON s.id = d.sub
 				-- Locked, so that an enable or disable committing meanwhile is
 				-- seen: either it waits for this insert, or this reads its result.
-				FOR SHARE OF s`,
-				dl.id, dl.ws, dl.ev, dl.sub, dl.status, dl.next, dl.created); err != nil {
+				FOR SHARE OF s
+				RETURNING id, status`,
+				dl.id, dl.ws, dl.ev, dl.sub, dl.status, dl.next, dl.created, dl.owner, dl.until)
+			if err != nil {
 				return err
+			}
+			leased := map[string]bool{}
+			for rows.Next() {
+				var id, status string
+				if err := rows.Scan(&id, &status); err != nil {
+					rows.Close()
+					return err
+				}
+				if status == store.DeliverySending {
+					leased[id] = true
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for i := range events {
+				if out[i].Duplicate {
+					continue
+				}
+				for _, d := range events[i].Deliveries {
+					if leased[d.ID] {
+						out[i].Leased = append(out[i].Leased, d.ID)
+					}
+				}
 			}
 			// Wake every node; PostgreSQL sends it on commit, once per transaction.
 			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel); err != nil {
@@ -83,8 +114,9 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 // for unnest.
 type deliveryColumnsIn struct {
 	id, ws, ev, sub, status []string
-	next                    []*time.Time
+	next, until             []*time.Time
 	created                 []time.Time
+	owner                   []string
 }
 
 func (c *deliveryColumnsIn) add(e *store.Event, d *store.Delivery) {
@@ -95,6 +127,8 @@ func (c *deliveryColumnsIn) add(e *store.Event, d *store.Delivery) {
 	c.status = append(c.status, d.Status)
 	c.next = append(c.next, d.NextAttemptAt)
 	c.created = append(c.created, d.CreatedAt)
+	c.owner = append(c.owner, d.LeaseOwner)
+	c.until = append(c.until, d.LeaseUntil)
 }
 
 // claimIdempotencyKey returns the first event stored under ne's key within

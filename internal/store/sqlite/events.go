@@ -23,11 +23,13 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 		// Routing was decided from a cache: a subscription deleted since gets
 		// no delivery, and one no longer active gets it held.
 		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
-			status, next_attempt_at, created_at, updated_at)
-			SELECT ?1, ?2, ?3, s.id,
-				CASE WHEN ?4 = 'pending' AND s.status <> 'active' THEN 'held' ELSE ?4 END,
-				CASE WHEN ?4 = 'pending' AND s.status <> 'active' THEN NULL ELSE ?5 END, ?6, ?6
-			FROM subscriptions s WHERE s.id = ?7`)
+			status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+			SELECT ?1, ?2, ?3, s.id, CASE WHEN s.status <> 'active' AND ?4 IN ('pending', 'sending') THEN 'held' ELSE ?4 END,
+				CASE WHEN s.status <> 'active' AND ?4 IN ('pending', 'sending') THEN NULL ELSE ?5 END,
+				CASE WHEN s.status <> 'active' THEN NULL ELSE ?8 END,
+				CASE WHEN s.status <> 'active' THEN NULL ELSE ?9 END, ?6, ?6
+			FROM subscriptions s WHERE s.id = ?7
+			RETURNING status`)
 		if err != nil {
 			return err
 		}
@@ -49,13 +51,25 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 				nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
 				return err
 			}
+			out[i] = store.InsertResult{Event: *e}
 			for _, d := range ne.Deliveries {
-				if _, err := insDelivery.ExecContext(ctx, d.ID, e.WorkspaceID, e.ID, d.Status,
-					nullMicros(d.NextAttemptAt), micros(d.CreatedAt), d.SubscriptionID); err != nil {
+				var owner any
+				if d.LeaseOwner != "" {
+					owner = d.LeaseOwner
+				}
+				var status string
+				err := insDelivery.QueryRowContext(ctx, d.ID, e.WorkspaceID, e.ID, d.Status, nullMicros(d.NextAttemptAt),
+					micros(d.CreatedAt), d.SubscriptionID, owner, nullMicros(d.LeaseUntil)).Scan(&status)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // the subscription is gone
+				}
+				if err != nil {
 					return err
 				}
+				if status == store.DeliverySending {
+					out[i].Leased = append(out[i].Leased, d.ID)
+				}
 			}
-			out[i] = store.InsertResult{Event: *e}
 		}
 		return nil
 	})

@@ -71,6 +71,28 @@ func eventTests() []test {
 				t.Errorf("deliveries by subscription %v, want %v", got, want)
 			}
 		}},
+		{"InsertLeased", func(t *testing.T, f *fixture) {
+			// A node may insert deliveries already leased to itself, to send
+			// them without claiming; one to an inactive subscription is held.
+			active, paused := f.newSub(""), f.newSub("", func(s *store.Subscription) { s.Status = store.SubscriptionPaused })
+			ne := f.routed(f.newEvent(t0), active, paused)
+			until := at(time.Minute)
+			for i := range ne.Deliveries {
+				ne.Deliveries[i].Status, ne.Deliveries[i].LeaseOwner, ne.Deliveries[i].LeaseUntil = store.DeliverySending, "node-1", &until
+				ne.Deliveries[i].NextAttemptAt = &ne.Event.CreatedAt
+			}
+			res := f.insert(ne)
+			wantIDs(t, "leased", res[0].Leased, []string{ne.Deliveries[0].ID})
+			f.wantStatus(store.DeliverySending, ne.Deliveries[0].ID)
+			f.wantStatus(store.DeliveryHeld, ne.Deliveries[1].ID)
+			wantIDs(t, "claimable while leased", f.claimIDs(t0, 10), nil)
+			n, err := f.s.ReleaseLeases(f.ctx, "node-1", t0)
+			f.must(err, "ReleaseLeases")
+			if n != 1 {
+				t.Errorf("released %d, want 1", n)
+			}
+			wantIDs(t, "claimable once released", f.claimIDs(t0, 10), []string{ne.Deliveries[0].ID})
+		}},
 		{"GetEventWithoutDeliveriesIsEmpty", func(t *testing.T, f *fixture) {
 			e := f.newEvent(t0)
 			f.insert(f.routed(e))
