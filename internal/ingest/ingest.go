@@ -60,8 +60,8 @@ type Ingester struct {
 	store    store.Store
 	dispatch Dispatch
 	metrics  *metrics.Metrics
-	log     *slog.Logger
-	reqs    chan *request
+	log      *slog.Logger
+	reqs     chan *request
 
 	mu     sync.Mutex
 	routes map[string]routes
