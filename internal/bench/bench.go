@@ -42,6 +42,8 @@ type options struct {
 	receiverListen string
 	receiverURL    string
 	dataDir        string
+	database       string
+	nodes          int
 	cpuProfile     string
 	memProfile     string
 	trace          string
@@ -76,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.token, "token", "", "integration token for --url (default $POSTBODE_TOKEN)")
 	fs.StringVar(&o.receiverListen, "receiver-listen", "127.0.0.1:0", "listen address of the local receiver")
 	fs.StringVar(&o.receiverURL, "receiver-url", "", "base URL the server uses to reach the receiver (default http://<receiver-listen>)")
+	fs.StringVar(&o.database, "database", "", "run the in-process node(s) on this PostgreSQL database (postgres://…) instead of SQLite;\n"+
+		"the bench works in a fresh schema of it, dropped afterwards")
+	fs.IntVar(&o.nodes, "nodes", 1, "in-process nodes sharing --database; publishes go to them in turn")
 	fs.StringVar(&o.dataDir, "data-dir", "", "parent of the in-process node's temporary data directory (default the system temp dir);\n"+
 		"the directory is removed afterwards")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured run to this file")
@@ -124,6 +129,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--subscription-concurrency must be from 1 to 1024")
 	case o.timeout <= 0 || o.baselineFor <= 0:
 		return nil, errors.New("--timeout and --baseline-duration must be positive")
+	case o.nodes < 1 || o.nodes > 16:
+		return nil, errors.New("--nodes must be from 1 to 16")
+	case o.nodes > 1 && o.database == "":
+		return nil, errors.New("--nodes above 1 needs --database: nodes share one PostgreSQL database")
+	case o.url != "" && (o.database != "" || o.nodes > 1):
+		return nil, errors.New("--url benches a running server; --database and --nodes start in-process ones")
 	case o.url != "" && o.token == "":
 		return nil, errors.New("--url needs --token (or $POSTBODE_TOKEN): an integration token")
 	}
@@ -147,26 +158,37 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}}
 
 	// The target: an in-process node, or --url.
-	base, token := o.url, o.token
+	bases, token := []string{o.url}, o.token
 	if o.url == "" {
-		nd, err := startNode(ctx, o.dataDir, o.subConcurrency, stderr)
+		nodes, cleanup, err := startNodes(ctx, o, stderr)
 		if err != nil {
 			return fmt.Errorf("starting postbode: %w", err)
 		}
 		defer func() {
-			if serr := nd.stop(); err == nil && serr != nil {
+			if serr := cleanup(); err == nil && serr != nil {
 				err = fmt.Errorf("stopping postbode: %w", serr)
 			}
 		}()
-		base, token = nd.URL, nd.Token
-		rep.Conditions.DataDir = nd.DataDir
-		rep.Conditions.SubscriptionConcurrency = nd.Config.SubscriptionConcurrency
-		rep.RSSScope = "whole process: Postbode node, receiver and load generator"
+		bases, token = nil, nodes[0].Token
+		for _, nd := range nodes {
+			bases = append(bases, nd.URL)
+		}
+		rep.Conditions.DataDir = nodes[0].DataDir
+		rep.Conditions.SubscriptionConcurrency = nodes[0].Config.SubscriptionConcurrency
+		rep.Conditions.Nodes = len(nodes)
+		if o.database != "" {
+			rep.Conditions.Store = "postgres"
+		}
+		rep.RSSScope = "whole process: Postbode node(s), receiver and load generator"
 	} else {
 		rep.Conditions.Target, rep.Conditions.Store = o.url, "remote"
 		rep.RSSScope = "bench process only (receiver and load generator); the server's memory is not included"
 	}
-	c := newClient(base, token, o.concurrency)
+	c := newClient(bases[0], token, o.concurrency)
+	var publishTo []*client
+	for _, b := range bases {
+		publishTo = append(publishTo, newClient(b, token, o.concurrency))
+	}
 	if err := c.waitReady(ctx); err != nil {
 		return err
 	}
@@ -202,7 +224,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	runtime.GC()
 
-	if err := measure(ctx, o, c, ws, subs, rc, rep, epoch, stderr); err != nil {
+	if err := measure(ctx, o, c, publishTo, ws, subs, rc, rep, epoch, stderr); err != nil {
 		return err
 	}
 	if o.json {
@@ -243,7 +265,7 @@ func runBaseline(ctx context.Context, o *options, rep *Report, epoch time.Time, 
 }
 
 // measure publishes, waits for the deliveries and fills in rep.
-func measure(ctx context.Context, o *options, c *client, ws string, subs []string, rc *receiver,
+func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws string, subs []string, rc *receiver,
 	rep *Report, epoch time.Time, stderr io.Writer) error {
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -271,7 +293,7 @@ func measure(ctx context.Context, o *options, c *client, ws string, subs []strin
 	}
 	mem := startSampler()
 	cpu0 := readCPU()
-	pub := newPublisher(c, ws, o.events, o.payload, epoch)
+	pub := newPublisher(publishTo, ws, o.events, o.payload, epoch)
 	bar := startProgress(stderr, o.events, o.subscriptions, pub, rc)
 
 	if o.rate > 0 {

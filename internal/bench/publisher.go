@@ -30,7 +30,7 @@ type pubRecord struct {
 }
 
 type publisher struct {
-	c       *client
+	cs      []*client // publishes go to these nodes in turn
 	path    string
 	epoch   time.Time
 	payload int // bytes of padding in data
@@ -44,8 +44,8 @@ type publisher struct {
 	firstErr string
 }
 
-func newPublisher(c *client, ws string, events, payload int, epoch time.Time) *publisher {
-	return &publisher{c: c, path: "/api/v1/workspaces/" + ws + "/events", epoch: epoch, payload: payload,
+func newPublisher(cs []*client, ws string, events, payload int, epoch time.Time) *publisher {
+	return &publisher{cs: cs, path: "/api/v1/workspaces/" + ws + "/events", epoch: epoch, payload: payload,
 		records: make([]pubRecord, events)}
 }
 
@@ -67,7 +67,7 @@ func (p *publisher) one(ctx context.Context, seq int) {
 	rec := &p.records[seq]
 	rec.start = time.Since(p.epoch)
 	var out struct{ ID string }
-	err := p.c.call(ctx, http.MethodPost, p.path, body, http.StatusAccepted, &out)
+	err := p.cs[seq%len(p.cs)].call(ctx, http.MethodPost, p.path, body, http.StatusAccepted, &out)
 	if err == nil && out.ID == "" {
 		err = errNoID
 	}

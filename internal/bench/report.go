@@ -68,6 +68,7 @@ type Report struct {
 type Conditions struct {
 	Target                  string  `json:"target"` // "in-process" or the --url
 	Store                   string  `json:"store"`
+	Nodes                   int     `json:"nodes,omitempty"`
 	DataDir                 string  `json:"data_dir,omitempty"`
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`

@@ -1,5 +1,6 @@
 // The Postbode side of a bench run: an in-process node on a temporary data
-// directory (or a running server given by --url), and the few management
+// directory, or nodes on a fresh PostgreSQL schema (or a running server
+// given by --url), and the few management
 // API calls the bench needs to set a run up and tear it down.
 package bench
 
@@ -8,17 +9,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/postbode/postbode/internal/app"
 	"github.com/postbode/postbode/internal/config"
@@ -34,35 +40,112 @@ type node struct {
 	done    chan error
 }
 
-// startNode runs Postbode on 127.0.0.1:0 with a fresh data directory under
-// parent (the system temp dir when empty). Only warnings reach logTo.
-func startNode(ctx context.Context, parent string, subConcurrency int, logTo io.Writer) (*node, error) {
+// startNodes starts the in-process node(s) o asks for: one on SQLite in a
+// fresh data directory, or o.nodes on a fresh schema of o.database. The
+// cleanup stops them and removes what was made for them.
+func startNodes(ctx context.Context, o *options, logTo io.Writer) ([]*node, func() error, error) {
 	cfg, err := config.Parse(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp(parent, "postbode-bench-")
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := make([]byte, 33)
 	rand.Read(b)
-	cfg.DataDir = dir
 	cfg.AllowPrivateTargets = true
 	cfg.BootstrapToken = "pbi_bench_" + base64.RawURLEncoding.EncodeToString(b)
-	if subConcurrency > 0 {
-		cfg.SubscriptionConcurrency = subConcurrency
+	cfg.SubscriptionConcurrency = o.subConcurrency
+	var nodes []*node
+	var dropSchema func() error
+	cleanup := func() error {
+		var errs []error
+		for _, n := range nodes {
+			errs = append(errs, n.stop())
+		}
+		if dropSchema != nil {
+			errs = append(errs, dropSchema())
+		}
+		return errors.Join(errs...)
+	}
+	if o.database != "" {
+		if cfg.Database, dropSchema, err = freshSchema(ctx, o.database); err != nil {
+			return nil, nil, err
+		}
+	}
+	for range o.nodes {
+		n, err := startNode(ctx, o.dataDir, cfg, logTo)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, cleanup, nil
+}
+
+// freshSchema makes a new schema in the database at url and returns a URL
+// that uses it, and a function that drops it.
+func freshSchema(ctx context.Context, url string) (string, func() error, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", nil, fmt.Errorf("--database: %w", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "postbode_bench_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("--database: creating a schema: %w", err)
+	}
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		return err
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// startNode runs Postbode with cfg on 127.0.0.1:0; on SQLite with a fresh
+// data directory under parent (the system temp dir when empty). Only
+// warnings reach logTo.
+func startNode(ctx context.Context, parent string, cfg config.Config, logTo io.Writer) (*node, error) {
+	if cfg.Database == "" {
+		dir, err := os.MkdirTemp(parent, "postbode-bench-")
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir = dir
+	}
+	dir := cfg.DataDir
+	if cfg.Database != "" {
+		dir = ""
 	}
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
-		os.RemoveAll(dir)
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		a.Store.Close()
-		os.RemoveAll(dir)
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
 	// The node outlives ctx's cancellation long enough to shut down in order.
@@ -77,8 +160,10 @@ func startNode(ctx context.Context, parent string, subConcurrency int, logTo io.
 func (n *node) stop() error {
 	n.cancel()
 	err := <-n.done
-	if rerr := os.RemoveAll(n.DataDir); err == nil {
-		err = rerr
+	if n.DataDir != "" {
+		if rerr := os.RemoveAll(n.DataDir); err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
