@@ -20,20 +20,20 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			return err
 		}
 		defer insEvent.Close()
-		// Routing was decided from a cache: a subscription deleted since gets
-		// no delivery, and one no longer active gets it held.
 		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
-			status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-			SELECT ?1, ?2, ?3, s.id, CASE WHEN s.status <> 'active' AND ?4 IN ('pending', 'sending') THEN 'held' ELSE ?4 END,
-				CASE WHEN s.status <> 'active' AND ?4 IN ('pending', 'sending') THEN NULL ELSE ?5 END,
-				CASE WHEN s.status <> 'active' THEN NULL ELSE ?8 END,
-				CASE WHEN s.status <> 'active' THEN NULL ELSE ?9 END, ?6, ?6
-			FROM subscriptions s WHERE s.id = ?7
-			RETURNING status`)
+			status, next_attempt_at, lease_owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer insDelivery.Close()
+		// Routing was decided from a cache: a subscription deleted since gets
+		// no delivery, and one no longer active gets it held. This
+		// transaction holds the only writer, so the statuses read here stay
+		// true until it commits.
+		active, err := subscriptionStates(ctx, tx, events)
+		if err != nil {
+			return err
+		}
 		for i := range events {
 			ne := &events[i]
 			e := &ne.Event
@@ -53,20 +53,25 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			}
 			out[i] = store.InsertResult{Event: *e}
 			for _, d := range ne.Deliveries {
+				isActive, exists := active[d.SubscriptionID]
+				if !exists {
+					continue // the subscription is gone
+				}
+				if !isActive {
+					if d.Status == store.DeliveryPending || d.Status == store.DeliverySending {
+						d.Status, d.NextAttemptAt = store.DeliveryHeld, nil
+					}
+					d.LeaseOwner, d.LeaseUntil = "", nil
+				}
 				var owner any
 				if d.LeaseOwner != "" {
 					owner = d.LeaseOwner
 				}
-				var status string
-				err := insDelivery.QueryRowContext(ctx, d.ID, e.WorkspaceID, e.ID, d.Status, nullMicros(d.NextAttemptAt),
-					micros(d.CreatedAt), d.SubscriptionID, owner, nullMicros(d.LeaseUntil)).Scan(&status)
-				if errors.Is(err, sql.ErrNoRows) {
-					continue // the subscription is gone
-				}
-				if err != nil {
+				if _, err := insDelivery.ExecContext(ctx, d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
+					nullMicros(d.NextAttemptAt), owner, nullMicros(d.LeaseUntil), micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
 					return err
 				}
-				if status == store.DeliverySending {
+				if d.Status == store.DeliverySending {
 					out[i].Leased = append(out[i].Leased, d.ID)
 				}
 			}
@@ -77,6 +82,45 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 		return nil, err
 	}
 	return out, nil
+}
+
+// subscriptionStates reads whether each subscription the batch routes to
+// exists (a key) and is active (its value).
+func subscriptionStates(ctx context.Context, tx *sql.Tx, events []store.NewEvent) (map[string]bool, error) {
+	var ids []any
+	seen := map[string]bool{}
+	for i := range events {
+		for _, d := range events[i].Deliveries {
+			if !seen[d.SubscriptionID] {
+				seen[d.SubscriptionID] = true
+				ids = append(ids, d.SubscriptionID)
+			}
+		}
+	}
+	states := make(map[string]bool, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		rows, err := tx.QueryContext(ctx, `SELECT id, status = 'active' FROM subscriptions WHERE id IN (`+
+			placeholders(len(chunk))+`)`, chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var active bool
+			if err := rows.Scan(&id, &active); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			states[id] = active
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
 }
 
 // claimIdempotencyKey returns the first event stored under ne's key within
