@@ -50,8 +50,10 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string]*subQueue
 	targets  map[string]*target
-	inMemory int             // claimed, handed off or reserved
-	runCtx   context.Context // the workers' context while Run runs
+	inMemory int                 // claimed, handed off or reserved
+	held     map[string]struct{} // deliveries leased to this node, queued or being sent
+	runCtx   context.Context     // the workers' context while Run runs
+	stopping bool                // Run's context ended: results are written a few times at most
 
 	workers sync.WaitGroup
 }
@@ -76,6 +78,7 @@ func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
 		results: make(chan outcome, 4096),
 		queues:  map[string]*subQueue{},
 		targets: map[string]*target{},
+		held:    map[string]struct{}{},
 	}
 }
 
@@ -106,16 +109,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.complete()
 		close(done)
 	}()
+	// The heartbeat outlives ctx: sends under way finish after it ends, and
+	// their leases must hold until their results are written.
+	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	hbDone := make(chan struct{})
 	go func() {
-		d.heartbeat(ctx)
+		d.heartbeat(hbCtx)
 		close(hbDone)
 	}()
 	d.fetchLoop(ctx)
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
 	d.workers.Wait()
-	<-hbDone
 	close(d.results)
 	<-done
+	stopHeartbeat()
+	<-hbDone
 	// Whatever is still queued in memory was never sent.
 	bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -124,8 +134,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// heartbeat renews this node's leases until ctx ends and every send under
-// way has finished.
+// heartbeat renews the leases of the deliveries this node holds until ctx
+// ends. A delivery leased to this node that it does not hold (a claim whose
+// answer was lost) is not renewed, so its lease runs out and another round
+// of maintenance hands it back to the queue.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
@@ -135,8 +147,17 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		d.mu.Lock()
+		ids := make([]string, 0, len(d.held))
+		for id := range d.held {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
 		bg, cancel := context.WithTimeout(context.Background(), heartbeat)
-		if _, err := d.store.ExtendLeases(bg, d.opt.Owner, time.Now().Add(leaseDuration)); err != nil {
+		if _, err := d.store.ExtendLeases(bg, d.opt.Owner, ids, time.Now().Add(leaseDuration)); err != nil {
 			d.opt.Log.Error("renewing delivery leases", "err", err)
 		}
 		cancel()
@@ -214,6 +235,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDeliver
 	defer d.mu.Unlock()
 	d.inMemory += len(claimed)
 	for _, cd := range claimed {
+		d.held[cd.Delivery.ID] = struct{}{}
 		subID := cd.Delivery.SubscriptionID
 		d.push(ctx, subID, d.queue(subID), cd)
 	}
@@ -285,6 +307,7 @@ func (d *Dispatcher) Handoff(cd store.ClaimedDelivery) {
 	subID := cd.Delivery.SubscriptionID
 	q := d.queue(subID)
 	q.reserved--
+	d.held[cd.Delivery.ID] = struct{}{}
 	d.push(d.runCtx, subID, q, cd)
 }
 
@@ -310,6 +333,11 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 // deliver makes one attempt at a claimed delivery and decides what follows.
 func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.ClaimedDelivery) outcome {
 	o := outcome{Outcome: store.Outcome{DeliveryID: cd.Delivery.ID, SubscriptionID: subID}}
+	if ctx.Err() != nil {
+		// Shutting down: leave it pending, due now, as it was.
+		o.Status, o.NextAttemptAt = store.DeliveryPending, time.Now()
+		return o
+	}
 	t, err := d.target(ctx, subID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -328,11 +356,6 @@ func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.Claime
 		// here would race an enable that commits between this decision and
 		// the write, and leave the delivery held under an active subscription.
 		o.Status, o.NextAttemptAt, o.inactive = store.DeliveryPending, time.Now(), true
-		return o
-	}
-	if ctx.Err() != nil {
-		// Shutting down: leave it pending, due now.
-		o.Status, o.NextAttemptAt = store.DeliveryPending, time.Now()
 		return o
 	}
 	now := time.Now()
@@ -414,8 +437,17 @@ func (d *Dispatcher) write(batch []outcome) {
 		if err == nil {
 			break
 		}
-		// Never drop a result: the leases keep the deliveries safe meanwhile,
-		// and a delivery whose lease ran out is sent again (at least once).
+		// Never drop a result while running: the leases keep the deliveries
+		// safe meanwhile. At shutdown give up after a few tries, so that an
+		// unreachable store cannot keep the process from exiting; the
+		// deliveries' leases run out and they are sent again (at least once).
+		d.mu.Lock()
+		stopping := d.stopping
+		d.mu.Unlock()
+		if stopping && try >= 2 {
+			d.opt.Log.Error("dropping delivery results at shutdown; they will be sent again", "err", err, "count", len(outs))
+			break
+		}
 		d.opt.Log.Error("writing delivery results", "err", err, "count", len(outs), "try", try)
 		time.Sleep(min(time.Duration(try+1)*200*time.Millisecond, 5*time.Second))
 	}
@@ -443,6 +475,9 @@ func (d *Dispatcher) write(batch []outcome) {
 	}
 	d.mu.Lock()
 	d.inMemory -= len(batch)
+	for i := range batch {
+		delete(d.held, batch[i].DeliveryID)
+	}
 	for _, subID := range disabled {
 		delete(d.targets, subID)
 	}

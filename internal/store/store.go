@@ -121,9 +121,11 @@ type Store interface {
 	// ReleaseLeases puts sending deliveries whose lease ended before now (or,
 	// with owner set, every lease of that owner) back to pending.
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
-	// ExtendLeases moves the lease end of every delivery owner is sending to
-	// until: the heartbeat that lets leases be short.
-	ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// ExtendLeases moves to until the lease end of the deliveries in ids
+	// that owner is sending: the heartbeat that lets leases be short. Only
+	// the deliveries a node really holds are named, so a lease it lost track
+	// of runs out.
+	ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// Resend creates one more pending delivery of a delivery's event to its
 	// subscription.
 	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*Delivery, error)
@@ -207,4 +209,13 @@ type Outcome struct {
 	CountFailure bool
 	Success      bool
 	Gone         bool
+}
+
+// LastError is the error an outcome records on its delivery: nil, keeping
+// the one recorded before, when nothing was attempted and nothing failed.
+func (o *Outcome) LastError() *string {
+	if o.Attempt == nil && o.Error == "" {
+		return nil
+	}
+	return &o.Error
 }

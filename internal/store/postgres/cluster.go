@@ -92,10 +92,14 @@ func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration
 // attempts), and idempotency keys older than keysBefore. It returns how many
 // events it deleted.
 func (db *DB) Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error) {
+	// Events are locked as they are chosen, skipping any another
+	// transaction holds (a resend adding a delivery holds its event), so a
+	// delivery added meanwhile never goes with an event being pruned.
 	tag, err := db.pool.Exec(ctx, `DELETE FROM events WHERE id IN (
 		SELECT e.id FROM events e WHERE e.created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending', 'held'))
-		ORDER BY e.created_at LIMIT $2)`, before, limit)
+		ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		before, limit)
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,14 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			}
 		}
 		if len(dl.id) > 0 {
+			// Share-lock the subscriptions in id order first (see
+			// CompleteDeliveries), so the insert below never waits out of order.
+			subIDs := slices.Clone(dl.sub)
+			slices.Sort(subIDs)
+			if _, err := tx.Exec(ctx, `SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR SHARE`,
+				slices.Compact(subIDs)); err != nil {
+				return err
+			}
 			// One multi-row insert. Routing was decided from a cache: a
 			// subscription deleted since gets no delivery, and one no longer
 			// active gets it held.

@@ -7,6 +7,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,18 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		disabled = disabled[:0]
 		now := time.Now()
+		// Lock the subscriptions this batch counts for, in id order: ingest
+		// (FOR SHARE) and other nodes' completers lock them in the same
+		// order, so they wait for each other instead of deadlocking.
+		var subIDs []string
+		for i := range outcomes {
+			subIDs = append(subIDs, outcomes[i].SubscriptionID)
+		}
+		slices.Sort(subIDs)
+		if _, err := tx.Exec(ctx, `SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`,
+			slices.Compact(subIDs)); err != nil {
+			return err
+		}
 		// 1. Delivery rows; one that is gone (deleted meanwhile) records nothing.
 		b := &pgx.Batch{}
 		for i := range outcomes {
@@ -92,9 +105,9 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			if o.Status == store.DeliveryPending {
 				next = &o.NextAttemptAt
 			}
-			b.Queue(`UPDATE deliveries SET status = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = $4,
+			b.Queue(`UPDATE deliveries SET status = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = coalesce($4, last_error),
 				lease_owner = NULL, lease_until = NULL, updated_at = $5 WHERE id = $6`,
-				o.Status, n, next, o.Error, now, o.DeliveryID)
+				o.Status, n, next, o.LastError(), now, o.DeliveryID)
 		}
 		live := make([]bool, len(outcomes))
 		br := tx.SendBatch(ctx, b)
@@ -229,10 +242,13 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (i
 	return int(tag.RowsAffected()), nil
 }
 
-// ExtendLeases renews owner's leases.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
-	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE status = 'sending' AND lease_owner = $2`,
-		until, owner)
+// ExtendLeases renews owner's leases on ids. Rows another transaction is
+// writing (the completer) are skipped rather than waited for: they are
+// about to leave sending anyway, and waiting could deadlock.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (
+		SELECT id FROM deliveries WHERE id = ANY($3) AND status = 'sending' AND lease_owner = $2
+		FOR UPDATE SKIP LOCKED)`, until, owner, ids)
 	return int(tag.RowsAffected()), err
 }
 

@@ -101,7 +101,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		}
 		defer insAttempt.Close()
 		updDelivery, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
-			next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`)
+			next_attempt_at = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			if o.Status == store.DeliveryPending {
 				next = micros(o.NextAttemptAt)
 			}
-			res, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.Error, now, o.DeliveryID)
+			res, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.LastError(), now, o.DeliveryID)
 			if err != nil {
 				return err
 			}
@@ -248,15 +248,28 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (i
 	return int(n), err
 }
 
-// ExtendLeases renews owner's leases.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
-	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE status = 'sending' AND lease_owner = ?`,
-		micros(until), owner)
-	if err != nil {
-		return 0, err
+// ExtendLeases renews owner's leases on ids.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	var total int64
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := []any{micros(until), owner}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE status = 'sending' AND lease_owner = ?
+			AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return int(total), err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return int(total), err
+		}
+		total += n
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(total), nil
 }
 
 // Resend adds one more delivery of a delivery's event to its subscription.

@@ -24,12 +24,15 @@ func clusterTests() []test {
 				return deliveryIDs(cds)
 			}
 			mine, theirs := claim("node-a", 2), claim("node-b", 1)
-			n, err := f.s.ExtendLeases(f.ctx, "node-a", at(10*time.Minute))
+			// node-a names its own two, one of node-b's and an unclaimed one:
+			// only its own are renewed.
+			named := append(append(append([]string{}, mine...), theirs...), pending...)
+			n, err := f.s.ExtendLeases(f.ctx, "node-a", named, at(10*time.Minute))
 			f.must(err, "ExtendLeases")
 			if n != 2 {
 				t.Errorf("ExtendLeases = %d, want 2", n)
 			}
-			if n, _ := f.s.ExtendLeases(f.ctx, "node-c", at(10*time.Minute)); n != 0 {
+			if n, _ := f.s.ExtendLeases(f.ctx, "node-c", named, at(10*time.Minute)); n != 0 {
 				t.Errorf("ExtendLeases of an owner without leases = %d", n)
 			}
 			n, err = f.s.ReleaseLeases(f.ctx, "", at(5*time.Minute))
