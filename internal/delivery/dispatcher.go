@@ -52,6 +52,7 @@ type Dispatcher struct {
 	targets  map[string]*target
 	inMemory int                 // claimed, handed off or reserved
 	held     map[string]struct{} // deliveries leased to this node, queued or being sent
+	gen      uint64              // bumped by Invalidate: a load begun before is not cached
 	runCtx   context.Context     // the workers' context while Run runs
 	stopping bool                // Run's context ended: results are written a few times at most
 
@@ -94,6 +95,7 @@ func (d *Dispatcher) Notify() {
 func (d *Dispatcher) Invalidate(subID string) {
 	d.mu.Lock()
 	delete(d.targets, subID)
+	d.gen++
 	d.mu.Unlock()
 	d.Notify()
 }
@@ -271,22 +273,23 @@ func (d *Dispatcher) dropIdle(subID string, q *subQueue) {
 
 // Reserve promises ingest a place in a subscription's queue for a delivery
 // it is about to insert, so that the delivery can be stored leased to this
-// node and sent without a claim. It returns the lease to store, or false
+// node and sent without a claim. It returns the lease to store (its owner
+// and length), or false
 // when the queue (or memory) is full or the dispatcher is not running: the
 // delivery is then stored pending and claimed as usual.
-func (d *Dispatcher) Reserve(subID string) (owner string, until time.Time, ok bool) {
+func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.runCtx == nil || d.runCtx.Err() != nil || d.inMemory >= maxInMemory {
-		return "", time.Time{}, false
+		return "", 0, false
 	}
 	q := d.queue(subID)
 	if len(q.items)+q.reserved >= d.opt.Concurrency*queueFactor {
-		return "", time.Time{}, false
+		return "", 0, false
 	}
 	q.reserved++
 	d.inMemory++
-	return d.opt.Owner, time.Now().Add(leaseDuration), true
+	return d.opt.Owner, leaseDuration, true
 }
 
 // Release gives back a place Reserve promised: nothing was leased after all.
@@ -385,6 +388,7 @@ func (d *Dispatcher) target(ctx context.Context, subID string) (*target, error) 
 	now := time.Now()
 	d.mu.Lock()
 	t := d.targets[subID]
+	gen := d.gen
 	d.mu.Unlock()
 	if t != nil && now.Sub(t.loaded) < targetTTL && (t.prevUntil.IsZero() || now.Before(t.prevUntil)) {
 		return t, nil
@@ -397,7 +401,9 @@ func (d *Dispatcher) target(ctx context.Context, subID string) (*target, error) 
 		return nil, err
 	}
 	d.mu.Lock()
-	d.targets[subID] = t
+	if d.gen == gen { // else a change came in while loading: this may be older
+		d.targets[subID] = t
+	}
 	d.mu.Unlock()
 	return t, nil
 }

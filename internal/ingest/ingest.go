@@ -48,7 +48,9 @@ type Publish struct {
 // queue is stored leased to this node and handed over after the commit,
 // so it is sent without being claimed from the store.
 type Dispatch interface {
-	Reserve(subID string) (owner string, until time.Time, ok bool)
+	// Reserve returns the lease to store the delivery under: its owner and
+	// how long it lasts from the commit.
+	Reserve(subID string) (owner string, lease time.Duration, ok bool)
 	Release(subID string)
 	Handoff(store.ClaimedDelivery)
 	// Notify says that deliveries were stored pending.
@@ -62,8 +64,10 @@ type Ingester struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	reqs     chan *request
+	stopped  chan struct{} // closed once the writer has stopped for good
 
 	mu     sync.Mutex
+	gen    uint64 // bumped by Invalidate: a load begun before is not cached
 	routes map[string]routes
 	labels map[[2]string]string // (workspace, type) → label; event types never change name
 }
@@ -74,8 +78,9 @@ type routes struct {
 }
 
 type request struct {
-	ne   store.NewEvent
-	done chan reply
+	ne    store.NewEvent
+	lease time.Duration // of its deliveries stored as sending, from the commit
+	done  chan reply
 }
 
 type reply struct {
@@ -86,13 +91,14 @@ type reply struct {
 // New returns an Ingester that hands its deliveries to dispatch.
 func New(s store.Store, dispatch Dispatch, m *metrics.Metrics, log *slog.Logger) *Ingester {
 	return &Ingester{store: s, dispatch: dispatch, metrics: m, log: log,
-		reqs: make(chan *request, 4*maxBatch), routes: map[string]routes{}, labels: map[[2]string]string{}}
+		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, labels: map[[2]string]string{}}
 }
 
 // Invalidate drops the cached routes of a workspace after a subscription changed.
 func (in *Ingester) Invalidate(workspaceID string) {
 	in.mu.Lock()
 	delete(in.routes, workspaceID)
+	in.gen++
 	in.mu.Unlock()
 }
 
@@ -108,6 +114,7 @@ func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult,
 		return store.InsertResult{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
+	r := &request{done: make(chan reply, 1)}
 	ne := store.NewEvent{
 		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
 			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
@@ -125,23 +132,38 @@ func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult,
 		// (and drops it if the subscription was deleted).
 		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryPending,
 			NextAttemptAt: &now, CreatedAt: now}
-		if owner, until, ok := in.dispatch.Reserve(s.ID); ok {
-			d.Status, d.LeaseOwner, d.LeaseUntil = store.DeliverySending, owner, &until
+		if owner, lease, ok := in.dispatch.Reserve(s.ID); ok {
+			d.Status, d.LeaseOwner, r.lease = store.DeliverySending, owner, lease
 		}
 		ne.Deliveries = append(ne.Deliveries, d)
 	}
-	r := &request{ne: ne, done: make(chan reply, 1)}
+	r.ne = ne
 	select {
 	case in.reqs <- r:
 	case <-ctx.Done():
 		in.handOver(&ne, nil)
 		return store.InsertResult{}, ctx.Err()
+	case <-in.stopped:
+		in.handOver(&ne, nil)
+		return store.InsertResult{}, errShuttingDown
 	}
 	// Once queued, the event will be written whatever happens to ctx: wait
 	// for the outcome so that the caller learns it.
-	rep := <-r.done
-	return rep.res, rep.err
+	select {
+	case rep := <-r.done:
+		return rep.res, rep.err
+	case <-in.stopped:
+	}
+	select {
+	case rep := <-r.done: // answered by the writer's last drain
+		return rep.res, rep.err
+	default: // queued after the writer stopped: never written
+		in.handOver(&ne, nil)
+		return store.InsertResult{}, errShuttingDown
+	}
 }
+
+var errShuttingDown = errors.New("shutting down")
 
 func (in *Ingester) label(ctx context.Context, ws, typ string) (string, error) {
 	key := [2]string{ws, typ}
@@ -167,6 +189,7 @@ func (in *Ingester) label(ctx context.Context, ws, typ string) (string, error) {
 func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subscription, error) {
 	in.mu.Lock()
 	r, ok := in.routes[ws]
+	gen := in.gen
 	in.mu.Unlock()
 	if ok && time.Since(r.loaded) < routeTTL {
 		return r.subs, nil
@@ -176,7 +199,9 @@ func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subsc
 		return nil, err
 	}
 	in.mu.Lock()
-	in.routes[ws] = routes{subs: subs, loaded: time.Now()}
+	if in.gen == gen { // else a change came in while loading: this may be older
+		in.routes[ws] = routes{subs: subs, loaded: time.Now()}
+	}
 	in.mu.Unlock()
 	return subs, nil
 }
@@ -189,6 +214,7 @@ func (in *Ingester) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			in.drainClosed()
+			close(in.stopped)
 			return
 		case r := <-in.reqs:
 			batch = append(batch[:0], r)
@@ -202,24 +228,36 @@ func (in *Ingester) Run(ctx context.Context) {
 				break fill
 			}
 		}
-		in.commit(batch)
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		in.commit(ctx, batch)
+		cancel()
 	}
 }
 
+// commitTimeout bounds one batch, the one-by-one retries of a failed batch
+// included, so that a store that does not answer fails publishes instead of
+// holding them.
+const commitTimeout = 30 * time.Second
+
 // commit writes a batch; if the batch fails as a whole, each event is
 // written alone so that one bad event cannot fail its neighbours.
-func (in *Ingester) commit(batch []*request) {
+func (in *Ingester) commit(ctx context.Context, batch []*request) {
 	nes := make([]store.NewEvent, len(batch))
 	for i, r := range batch {
+		// A lease runs from the commit, not from the reservation.
+		until := time.Now().Add(r.lease)
+		for j := range r.ne.Deliveries {
+			if d := &r.ne.Deliveries[j]; d.Status == store.DeliverySending {
+				d.LeaseUntil = &until
+			}
+		}
 		nes[i] = r.ne
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	res, err := in.store.InsertEvents(ctx, nes)
-	if err != nil && len(batch) > 1 {
+	if err != nil && len(batch) > 1 && ctx.Err() == nil {
 		in.log.Warn("group commit failed; writing events one by one", "err", err, "count", len(batch))
 		for _, r := range batch {
-			in.commit([]*request{r})
+			in.commit(ctx, []*request{r})
 		}
 		return
 	}
@@ -264,7 +302,7 @@ func (in *Ingester) drainClosed() {
 		select {
 		case r := <-in.reqs:
 			in.handOver(&r.ne, nil)
-			r.done <- reply{err: errors.New("shutting down")}
+			r.done <- reply{err: errShuttingDown}
 		default:
 			return
 		}
