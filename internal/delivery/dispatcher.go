@@ -335,7 +335,7 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 
 // deliver makes one attempt at a claimed delivery and decides what follows.
 func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.ClaimedDelivery) outcome {
-	o := outcome{Outcome: store.Outcome{DeliveryID: cd.Delivery.ID, SubscriptionID: subID}}
+	o := outcome{Outcome: store.Outcome{Owner: d.opt.Owner, DeliveryID: cd.Delivery.ID, SubscriptionID: subID}}
 	if ctx.Err() != nil {
 		// Shutting down: leave it pending, due now, as it was.
 		o.Status, o.NextAttemptAt = store.DeliveryPending, time.Now()

@@ -198,6 +198,10 @@ type InsertResult struct {
 // Outcome is the result of one delivery attempt (or of finding the
 // subscription inactive) to write back.
 type Outcome struct {
+	// Owner, when set, is the node that sent it: the outcome applies only
+	// while that node still holds the delivery's lease (a node whose lease
+	// ran out and was taken over must not overwrite the new holder's work).
+	Owner          string
 	DeliveryID     string
 	SubscriptionID string
 	Status         string // pending (retry), succeeded, failed or held

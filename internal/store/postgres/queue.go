@@ -106,8 +106,9 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				next = &o.NextAttemptAt
 			}
 			b.Queue(`UPDATE deliveries SET status = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = coalesce($4, last_error),
-				lease_owner = NULL, lease_until = NULL, updated_at = $5 WHERE id = $6`,
-				o.Status, n, next, o.LastError(), now, o.DeliveryID)
+				lease_owner = NULL, lease_until = NULL, updated_at = $5
+				WHERE id = $6 AND ($7 = '' OR (status = 'sending' AND lease_owner = $7))`,
+				o.Status, n, next, o.LastError(), now, o.DeliveryID, o.Owner)
 		}
 		live := make([]bool, len(outcomes))
 		br := tx.SendBatch(ctx, b)

@@ -101,7 +101,8 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		}
 		defer insAttempt.Close()
 		updDelivery, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
-			next_attempt_at = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`)
+			next_attempt_at = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
+			WHERE id = ? AND (? = '' OR (status = 'sending' AND lease_owner = ?))`)
 		if err != nil {
 			return err
 		}
@@ -137,7 +138,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			if o.Status == store.DeliveryPending {
 				next = micros(o.NextAttemptAt)
 			}
-			res, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.LastError(), now, o.DeliveryID)
+			res, err := updDelivery.ExecContext(ctx, o.Status, n, next, o.LastError(), now, o.DeliveryID, o.Owner, o.Owner)
 			if err != nil {
 				return err
 			}

@@ -255,6 +255,31 @@ func completeTests() []test {
 				t.Errorf("attempts after 410: %+v", atts)
 			}
 		}},
+		{"OutcomeOfALostLeaseIsSkipped", func(t *testing.T, f *fixture) {
+			// node-1's lease ran out and node-2 took the delivery over: a
+			// late result from node-1 must not overwrite node-2's work.
+			s := f.newSub("")
+			ids := f.publish(t0, s)
+			f.claim(t0, 10) // node-1
+			_, err := f.s.ReleaseLeases(f.ctx, "", at(2*time.Hour))
+			f.must(err, "ReleaseLeases")
+			cds, err := f.s.ClaimDeliveries(f.ctx, store.Claim{Owner: "node-2", Now: t0, LeaseUntil: at(3 * time.Hour), Limit: 10})
+			f.must(err, "ClaimDeliveries")
+			wantIDs(t, "taken over", deliveryIDs(cds), ids)
+			late := f.failed(ids[0], at(time.Minute))
+			late.Owner = "node-1"
+			f.complete(late)
+			if d := f.delivery(ids[0]); d.Status != store.DeliverySending || d.Attempts != 0 {
+				t.Errorf("after node-1's late result: %s with %d attempts, want still sending with 0", d.Status, d.Attempts)
+			}
+			if sub := f.sub(s.ID); sub.ConsecutiveFailures != 0 {
+				t.Errorf("node-1's late failure counted: %d", sub.ConsecutiveFailures)
+			}
+			done := f.succeeded(ids[0], at(time.Minute))
+			done.Owner = "node-2"
+			f.complete(done)
+			f.wantStatus(store.DeliverySucceeded, ids[0])
+		}},
 		{"DeletedDeliveryIsSkipped", func(t *testing.T, f *fixture) {
 			doomed, kept := f.newSub(""), f.newSub("")
 			ids := f.publish(t0, doomed, kept)
