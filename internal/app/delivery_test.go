@@ -173,9 +173,7 @@ func TestFailedDeliveries(t *testing.T) {
 			srv := apptest.Start(t)
 			elsewhere := apptest.NewReceiver(t, nil)
 			rc, v := newVerifyingReceiver(t, tt.handler(elsewhere.URL+"/moved"))
-			ws := srv.Workspace(t, "order.created")
-			sub := createSubscription(t, srv, ws, rc.URL, tt.fields)
-			v.setSecret(sub.Secret)
+			ws, sub := v.subscribe(t, srv, tt.fields)
 			evID := publish(t, srv, ws, "order.created", map[string]string{"order": "1"})
 
 			if tt.wantSubscription != "active" {
@@ -366,9 +364,7 @@ func TestPauseHoldsDeliveriesUntilEnabled(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t)
 	rc, v := newVerifyingReceiver(t, nil)
-	ws := srv.Workspace(t, "order.created")
-	sub := createSubscription(t, srv, ws, rc.URL, nil)
-	v.setSecret(sub.Secret)
+	ws, sub := v.subscribe(t, srv, nil)
 
 	var paused subscription
 	srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/subscriptions/"+sub.ID+"/disable", nil, http.StatusOK, &paused)
@@ -399,9 +395,7 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 	srv := apptest.Start(t)
 	var healthy atomic.Bool
 	rc, v := newVerifyingReceiver(t, failWhileNot(&healthy))
-	ws := srv.Workspace(t, "order.created")
-	sub := createSubscription(t, srv, ws, rc.URL, map[string]any{"retry_schedule": []string{}, "failure_threshold": 100})
-	v.setSecret(sub.Secret)
+	ws, sub := v.subscribe(t, srv, map[string]any{"retry_schedule": []string{}, "failure_threshold": 100})
 	path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID + "/recover"
 
 	before := publish(t, srv, ws, "order.created", map[string]string{"when": "before since"})
@@ -446,9 +440,7 @@ func TestResendDeliversOnceMore(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t)
 	rc, v := newVerifyingReceiver(t, nil)
-	ws := srv.Workspace(t, "order.created")
-	sub := createSubscription(t, srv, ws, rc.URL, nil)
-	v.setSecret(sub.Secret)
+	ws, sub := v.subscribe(t, srv, nil)
 	evID := publish(t, srv, ws, "order.created", map[string]int{"n": 1})
 	d := waitDelivery(t, srv, ws, evID, "succeeded")
 
@@ -479,9 +471,7 @@ func TestRotateSecretSignsWithBothSecrets(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t)
 	rc, v := newVerifyingReceiver(t, nil)
-	ws := srv.Workspace(t, "order.created")
-	sub := createSubscription(t, srv, ws, rc.URL, nil)
-	v.setSecret(sub.Secret)
+	ws, sub := v.subscribe(t, srv, nil)
 	oldSecret := sub.Secret
 
 	first := publish(t, srv, ws, "order.created", map[string]int{"n": 1})
@@ -606,9 +596,7 @@ func TestBodyFormats(t *testing.T) {
 			t.Parallel()
 			srv := apptest.Start(t)
 			rc, v := newVerifyingReceiver(t, nil)
-			ws := srv.Workspace(t, "order.created")
-			sub := createSubscription(t, srv, ws, rc.URL, tt.fields)
-			v.setSecret(sub.Secret)
+			ws, sub := v.subscribe(t, srv, tt.fields)
 			// Published as text so that the data's exact bytes are known.
 			var ev struct{ ID string }
 			srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/events",
@@ -659,9 +647,7 @@ func TestTestButton(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t)
 	rc, v := newVerifyingReceiver(t, nil)
-	ws := srv.Workspace(t, "order.created")
-	sub := createSubscription(t, srv, ws, rc.URL, map[string]any{"event_types": []string{"order.created"}})
-	v.setSecret(sub.Secret)
+	ws, sub := v.subscribe(t, srv, map[string]any{"event_types": []string{"order.created"}})
 	_, caller, err := srv.App.Store.TokenByHash(context.Background(), auth.HashToken(apptest.Token))
 	if err != nil {
 		t.Fatal(err)

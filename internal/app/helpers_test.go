@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -189,6 +190,7 @@ type verifier struct {
 	mu     sync.Mutex
 	failed []string
 	next   func(w http.ResponseWriter, r *http.Request, body []byte)
+	rc     *apptest.Receiver
 }
 
 // newVerifyingReceiver starts a receiver that verifies signatures with the
@@ -197,6 +199,7 @@ func newVerifyingReceiver(t *testing.T, next func(w http.ResponseWriter, r *http
 	t.Helper()
 	v := &verifier{next: next}
 	rc := apptest.NewReceiver(t, v.handle)
+	v.rc = rc
 	t.Cleanup(func() {
 		v.mu.Lock()
 		defer v.mu.Unlock()
@@ -208,6 +211,17 @@ func newVerifyingReceiver(t *testing.T, next func(w http.ResponseWriter, r *http
 }
 
 func (v *verifier) setSecret(s string) { v.secret.Store(&s) }
+
+// subscribe makes a workspace with the order.created event type and a
+// subscription of it to the receiver (fields add to or override the
+// defaults), and verifies with the subscription's secret.
+func (v *verifier) subscribe(t *testing.T, srv *apptest.Server, fields map[string]any) (string, subscription) {
+	t.Helper()
+	ws := srv.Workspace(t, "order.created")
+	sub := createSubscription(t, srv, ws, v.rc.URL, fields)
+	v.setSecret(sub.Secret)
+	return ws, sub
+}
 
 func (v *verifier) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 	if err := v.verify(body, r.Header); err != nil {
@@ -234,8 +248,4 @@ func (v *verifier) verify(body []byte, h http.Header) error {
 	return wh.Verify(body, h)
 }
 
-var errNoSecret = errorString("the test set no secret before the request arrived")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errNoSecret = errors.New("the test set no secret before the request arrived")

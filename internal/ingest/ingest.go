@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -283,11 +282,17 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 // handOver gives the dispatcher the deliveries stored leased to this node
 // and releases the places reserved for the others.
 func (in *Ingester) handOver(ne *store.NewEvent, leased []string) {
+	// A set, not a scan of leased per delivery: a fan-out to a thousand
+	// subscriptions would otherwise cost a million comparisons per event.
+	stored := make(map[string]bool, len(leased))
+	for _, id := range leased {
+		stored[id] = true
+	}
 	for _, d := range ne.Deliveries {
 		if d.Status != store.DeliverySending {
 			continue
 		}
-		if !slices.Contains(leased, d.ID) {
+		if !stored[d.ID] {
 			in.dispatch.Release(d.SubscriptionID)
 			continue
 		}

@@ -42,7 +42,7 @@ func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, er
 func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
 	rows, err := db.pool.Query(ctx, `SELECT w.id, w.name, w.created_at FROM workspaces w
 		WHERE w.id > $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = $2))
-		ORDER BY w.id LIMIT $3`, p.Cursor, userID, limit(p))
+		ORDER BY w.id LIMIT $3`, p.Cursor, userID, p.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (db *DB) GetEventType(ctx context.Context, workspaceID, name string) (*stor
 // ListEventTypes lists a workspace's event types by name.
 func (db *DB) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+eventTypeColumns+` FROM event_types
-		WHERE workspace_id = $1 AND name > $2 ORDER BY name LIMIT $3`, workspaceID, p.Cursor, limit(p))
+		WHERE workspace_id = $1 AND name > $2 ORDER BY name LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -124,13 +124,6 @@ func affected(tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-func limit(p store.Page) int {
-	if p.Limit <= 0 {
-		return 100
-	}
-	return p.Limit
-}
-
 func utc(t time.Time) time.Time { return t.UTC() }
 
 func utcPtr(t *time.Time) *time.Time {

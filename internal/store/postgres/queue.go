@@ -23,10 +23,6 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 	if skip == nil {
 		skip = []string{}
 	}
-	perSub := c.PerSubscription
-	if perSub <= 0 {
-		perSub = c.Limit
-	}
 	// Lock a window of the earliest due deliveries no other node holds, and
 	// from it take at most perSub of each subscription. (Rows locked but not
 	// taken are free again when the statement commits.)
@@ -38,7 +34,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 				WHERE status = 'pending' AND next_attempt_at <= $3 AND NOT (subscription_id = ANY($4))
 				ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) AS window_
 			) AS ranked WHERE nth <= $7 ORDER BY next_attempt_at LIMIT $5)
-		RETURNING `+deliveryColumns, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit, 4*c.Limit, perSub)
+		RETURNING `+deliveryColumns, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit, 4*c.Limit, c.PerSubscriptionCap())
 	if err != nil {
 		return nil, err
 	}
@@ -46,15 +42,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 	if err != nil || len(ds) == 0 {
 		return nil, err
 	}
-	ids := make([]string, 0, len(ds))
-	seen := make(map[string]bool, len(ds))
-	for _, d := range ds {
-		if !seen[d.EventID] {
-			seen[d.EventID] = true
-			ids = append(ids, d.EventID)
-		}
-	}
-	rows, err = db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ANY($1)`, ids)
+	rows, err = db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ANY($1)`, store.EventIDs(ds))
 	if err != nil {
 		return nil, err
 	}
@@ -62,17 +50,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*store.Event, len(events))
-	for i := range events {
-		byID[events[i].ID] = &events[i]
-	}
-	out := make([]store.ClaimedDelivery, 0, len(ds))
-	for _, d := range ds {
-		if e, ok := byID[d.EventID]; ok {
-			out = append(out, store.ClaimedDelivery{Delivery: d, Event: *e})
-		}
-	}
-	return out, nil
+	return store.Attach(ds, events), nil
 }
 
 // CompleteDeliveries writes a batch of outcomes in one transaction.
@@ -289,7 +267,7 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+joinColumns(attemptColumns)+` FROM attempts
 		WHERE subscription_id = $1 AND workspace_id = $2 AND ($3 = '' OR id < $3)
-		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, limit(p))
+		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

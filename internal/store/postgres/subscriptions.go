@@ -86,7 +86,7 @@ func (db *DB) SubscriptionByID(ctx context.Context, id string) (*store.Subscript
 // ListSubscriptions lists a workspace's subscriptions by id.
 func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store.Page) ([]store.Subscription, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, p.Cursor, limit(p))
+		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, er
 // ListWorkspaces lists workspaces by id, all of them or a member's.
 func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
 	q := `SELECT id, name, created_at FROM workspaces WHERE id > ? ORDER BY id LIMIT ?`
-	args := []any{p.Cursor, limit(p)}
+	args := []any{p.Cursor, p.Size()}
 	if userID != "" {
 		q = `SELECT w.id, w.name, w.created_at FROM workspaces w
 			JOIN workspace_members m ON m.workspace_id = w.id AND m.user_id = ?
@@ -171,7 +171,7 @@ func (db *DB) GetEventType(ctx context.Context, workspaceID, name string) (*stor
 // ListEventTypes lists a workspace's event types by name.
 func (db *DB) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
-		WHERE workspace_id = ? AND name > ? ORDER BY name LIMIT ?`, workspaceID, p.Cursor, limit(p))
+		WHERE workspace_id = ? AND name > ? ORDER BY name LIMIT ?`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -23,12 +23,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 	}
 	// Look at a window of the earliest due deliveries, and from it take at
 	// most PerSubscription of each subscription.
-	perSub := c.PerSubscription
-	if perSub <= 0 {
-		perSub = c.Limit
-	}
-	args = append(args, 4*c.Limit, perSub, c.Limit)
-	var claimed []store.ClaimedDelivery
+	args = append(args, 4*c.Limit, c.PerSubscriptionCap(), c.Limit)
+	var claimed []store.Delivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM (
@@ -48,7 +44,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 			if err != nil {
 				return err
 			}
-			claimed = append(claimed, store.ClaimedDelivery{Delivery: *d})
+			claimed = append(claimed, *d)
 		}
 		return rows.Err()
 	})
@@ -56,38 +52,27 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 		return nil, err
 	}
 	// Events never change, so they are read after the commit, off the writer.
-	ids := make([]any, 0, len(claimed))
-	seen := make(map[string]bool, len(claimed))
-	for _, cd := range claimed {
-		if !seen[cd.Delivery.EventID] {
-			seen[cd.Delivery.EventID] = true
-			ids = append(ids, cd.Delivery.EventID)
-		}
+	var ids []any
+	for _, id := range store.EventIDs(claimed) {
+		ids = append(ids, id)
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	events := make(map[string]*store.Event, len(ids))
+	var events []store.Event
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, err
 		}
-		events[e.ID] = e
+		events = append(events, *e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := claimed[:0]
-	for _, cd := range claimed {
-		if e, ok := events[cd.Delivery.EventID]; ok {
-			cd.Event = *e
-			out = append(out, cd)
-		}
-	}
-	return out, nil
+	return store.Attach(claimed, events), nil
 }
 
 // CompleteDeliveries writes a batch of outcomes.
@@ -320,14 +305,10 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 
 // ListAttempts returns a subscription's newest attempts first.
 func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
-	cursor := p.Cursor
-	if cursor == "" {
-		cursor = "\U0010FFFF"
-	}
 	rows, err := db.r.QueryContext(ctx, `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id,
 		created_at, duration_ms, request_url, request_headers, request_body, response_status, response_headers,
-		response_body, error, succeeded, test FROM attempts WHERE subscription_id = ? AND workspace_id = ? AND id < ?
-		ORDER BY id DESC LIMIT ?`, subscriptionID, workspaceID, cursor, limit(p))
+		response_body, error, succeeded, test FROM attempts WHERE subscription_id = ?1 AND workspace_id = ?2 AND (?3 = '' OR id < ?3)
+		ORDER BY id DESC LIMIT ?4`, subscriptionID, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -78,13 +78,6 @@ func conflict(err error) error {
 	return err
 }
 
-func limit(p store.Page) int {
-	if p.Limit <= 0 {
-		return 100
-	}
-	return p.Limit
-}
-
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
 	if err != nil {

@@ -95,7 +95,7 @@ func (db *DB) querySubscriptions(ctx context.Context, q string, args ...any) ([]
 // ListSubscriptions lists a workspace's subscriptions by id.
 func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store.Page) ([]store.Subscription, error) {
 	return db.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?`, workspaceID, p.Cursor, limit(p))
+		WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?`, workspaceID, p.Cursor, p.Size())
 }
 
 // RoutableSubscriptions returns a workspace's push subscriptions.
