@@ -11,7 +11,7 @@ import (
 
 // CreateWorkspace inserts w and makes ownerID (if set) a member.
 func (db *DB) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)`,
 			w.ID, w.Name, micros(w.CreatedAt)); err != nil {
 			return conflict(err)

@@ -13,7 +13,7 @@ import (
 // keys in one transaction.
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {

@@ -22,15 +22,16 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 		}
 	}
 	// Look at a window of the earliest due deliveries, and from it take at
-	// most PerSubscription of each subscription.
+	// most PerSubscription of each subscription. The window is read from
+	// deliveries_due alone, which carries subscription_id, by rowid.
 	args = append(args, 4*c.Limit, c.PerSubscriptionCap(), c.Limit)
 	var claimed []store.Delivery
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM (
-				SELECT id, next_attempt_at,
+			WHERE rowid IN (SELECT rid FROM (
+				SELECT rid, next_attempt_at,
 					row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
-				FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
+				FROM (SELECT rowid AS rid, subscription_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
 					WHERE status = 'pending' AND next_attempt_at <= ?`+skip+`
 					ORDER BY next_attempt_at LIMIT ?))
 				WHERE nth <= ? ORDER BY next_attempt_at LIMIT ?)
@@ -78,7 +79,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 // CompleteDeliveries writes a batch of outcomes.
 func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
 	var disabled []string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
 		insAttempt, err := tx.PrepareContext(ctx, insertAttemptSQL)
 		if err != nil {
@@ -261,7 +262,7 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, unti
 // Resend adds one more delivery of a delivery's event to its subscription.
 func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
 	var out *store.Delivery
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var eventID, subID, subStatus string
 		err := tx.QueryRowContext(ctx, `SELECT d.event_id, d.subscription_id, s.status FROM deliveries d
 			JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ? AND d.workspace_id = ?`,
@@ -283,7 +284,7 @@ func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string,
 
 // RecordTestAttempt stores a test send as an event, a finished delivery and its attempt.
 func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
 			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {

@@ -139,13 +139,18 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// tx runs fn in a write transaction.
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx runs fn in a write transaction. fn's statements get a context that
+// cannot be cancelled: the driver runs each statement whose context can be
+// cancelled on a goroutine of its own, so that it can interrupt it, which
+// on the hot path cost as much as the statement. Cancelling ctx still ends
+// the transaction (database/sql rolls it back) once the running statement
+// returns; every statement here is bounded.
+func (db *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(context.WithoutCancel(ctx), tx); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -120,3 +120,14 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func BenchmarkHotPath(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		db, err := Open(b.Context(), b.TempDir())
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}

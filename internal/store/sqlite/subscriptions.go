@@ -139,7 +139,7 @@ func affected(res sql.Result, err error) error {
 // SetSubscriptionStatus changes status, holding or releasing deliveries.
 func (db *DB) SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*store.Subscription, error) {
 	var out *store.Subscription
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		q := `UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ? AND workspace_id = ?`
 		if status == store.SubscriptionActive {
 			q = `UPDATE subscriptions SET status = ?, updated_at = ?, consecutive_failures = 0 WHERE id = ? AND workspace_id = ?`
@@ -173,7 +173,7 @@ func setHeld(ctx context.Context, tx *sql.Tx, subID string, active bool, now tim
 // RotateSecret installs a new secret and keeps the old one signing until previousUntil.
 func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*store.Subscription, error) {
 	var out *store.Subscription
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `UPDATE subscriptions SET previous_secret = secret, secret = ?,
 			previous_secret_expires_at = ?, updated_at = ? WHERE id = ? AND workspace_id = ?`,
 			secret, micros(previousUntil), micros(time.Now()), id, workspaceID)); err != nil {
@@ -189,7 +189,7 @@ func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, 
 // Recover re-queues failed and held deliveries created since, enabling a disabled subscription.
 func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error) {
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM subscriptions WHERE id = ? AND workspace_id = ?`,
 			id, workspaceID).Scan(&status); err != nil {
@@ -207,15 +207,27 @@ func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now ti
 		if status != store.SubscriptionActive {
 			next = store.DeliveryHeld // paused by hand: re-queued, sent once enabled
 		}
-		// Enabling releases every held delivery, as enable does.
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?
-			WHERE subscription_id = ? AND ((status IN ('failed', 'held') AND created_at >= ?) OR (? AND status = 'held'))`,
-			next, micros(now), micros(now), id, micros(since), enabling)
-		if err != nil {
-			return err
+		// Enabling also releases every older held delivery, as enable does:
+		// a second statement, so each one reads its own index.
+		requeue := []string{`subscription_id = ? AND created_at >= ? AND status IN ('failed', 'held')`}
+		args := [][]any{{id, micros(since)}}
+		if enabling {
+			requeue = append(requeue, `subscription_id = ? AND status = 'held'`)
+			args = append(args, []any{id})
 		}
-		n, err = res.RowsAffected()
-		return err
+		for i, where := range requeue {
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?
+				WHERE `+where, append([]any{next, micros(now), micros(now)}, args[i]...)...)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
 	})
 	return int(n), err
 }
