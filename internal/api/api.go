@@ -64,6 +64,7 @@ func New(opt Options) *Server {
 		{"POST /api/v1/workspaces/{ws}/event-types", s.createEventType},
 		{"GET /api/v1/workspaces/{ws}/event-types", s.listEventTypes},
 		{"POST /api/v1/workspaces/{ws}/events", s.publish},
+		{"POST /api/v1/workspaces/{ws}/events/batch", s.publishBatch},
 		{"GET /api/v1/workspaces/{ws}/events/{id}", s.getEvent},
 		{"POST /api/v1/workspaces/{ws}/subscriptions", s.createSubscription},
 		{"GET /api/v1/workspaces/{ws}/subscriptions", s.listSubscriptions},

@@ -685,6 +685,72 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	}
 }
 
+func TestPublishBatch(t *testing.T) {
+	srv := apptest.Start(t)
+	rc := apptest.NewReceiver(t, nil)
+	ws := srv.Workspace(t, "invoice.paid", "order.created")
+	createSub(t, srv, ws, map[string]any{"name": "all", "url": rc.URL, "event_types": []string{"*"}})
+	path := "/api/v1/workspaces/" + ws + "/events/batch"
+	type answer struct {
+		Events []struct {
+			ID, Type, CreatedAt string
+			Duplicate           bool
+		}
+	}
+
+	batch := map[string]any{"events": []map[string]any{
+		{"type": "invoice.paid", "data": map[string]any{"n": 1}, "user_id": "u-1", "subject": "invoice/1"},
+		{"type": "order.created", "data": map[string]any{"n": 2}, "idempotency_key": "order-2"},
+		{"type": "invoice.paid", "data": map[string]any{"n": 3}},
+	}}
+	var first answer
+	srv.JSON(t, "POST", path, batch, http.StatusAccepted, &first)
+	if len(first.Events) != 3 {
+		t.Fatalf("answer holds %d events, want 3", len(first.Events))
+	}
+	for i, want := range []string{"invoice.paid", "order.created", "invoice.paid"} {
+		e := first.Events[i]
+		if !strings.HasPrefix(e.ID, "evt_") || e.Type != want || e.Duplicate {
+			t.Errorf("events[%d] = %+v, want a new %s event", i, e, want)
+		}
+	}
+	// Each event is stored as published and delivered.
+	for i, e := range first.Events {
+		got := waitDeliveries(t, srv, ws, e.ID, 1, store.DeliverySucceeded)
+		if want := fmt.Sprintf(`{"n":%d}`, i+1); string(got.Data) != want {
+			t.Errorf("events[%d] data %s, want %s", i, got.Data, want)
+		}
+		if i == 0 && (got.UserID == nil || *got.UserID != "u-1" || got.Subject == nil || *got.Subject != "invoice/1") {
+			t.Errorf("events[0] lost user_id or subject: %+v", got)
+		}
+	}
+
+	// A repeat of an idempotency key returns the first event and stores nothing new for it.
+	var again answer
+	srv.JSON(t, "POST", path, map[string]any{"events": []map[string]any{
+		{"type": "order.created", "data": 9, "idempotency_key": "order-2"},
+		{"type": "invoice.paid", "data": 4},
+	}}, http.StatusAccepted, &again)
+	if again.Events[0].ID != first.Events[1].ID || !again.Events[0].Duplicate || again.Events[1].Duplicate {
+		t.Errorf("repeat: %+v, want events[0] to be %s (duplicate) and events[1] new", again.Events, first.Events[1].ID)
+	}
+
+	// One refused event refuses the batch: nothing of it is stored or sent.
+	status, body := srv.Do(t, "POST", path, map[string]any{"events": []map[string]any{
+		{"type": "invoice.paid", "data": 5},
+		{"type": "invoice.void", "data": 6},
+	}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"unknown_event_type"`) ||
+		!strings.Contains(string(body), "events[1].type") {
+		t.Errorf("batch with an unknown type: %d %s, want 422 unknown_event_type naming events[1].type", status, body)
+	}
+	rc.Wait(t, 4, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rc.Requests()); n != 4 {
+		t.Errorf("receiver got %d requests, want 4: three events, one new one in the repeat, none of the refused batch", n)
+	}
+}
+
 func TestRotateSecret(t *testing.T) {
 	srv := apptest.Start(t)
 	rc := apptest.NewReceiver(t, nil)

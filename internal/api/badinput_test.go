@@ -46,6 +46,7 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/event-types":                      {body: requiredBody, valid: `{"name":"order.created","label":"Order created"}`},
 	"GET /api/v1/workspaces/{ws}/event-types":                       {list: true},
 	"POST /api/v1/workspaces/{ws}/events":                           {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
+	"POST /api/v1/workspaces/{ws}/events/batch":                     {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
 	"GET /api/v1/workspaces/{ws}/events/{id}":                       {},
 	"POST /api/v1/workspaces/{ws}/subscriptions":                    {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
 	"GET /api/v1/workspaces/{ws}/subscriptions":                     {list: true},
@@ -287,10 +288,17 @@ func genericCases(f *fixture) []badCase {
 	}
 
 	// Every path with a wrong method: 405 and the methods that would do.
+	// A path can match the wildcard of another route too: GET
+	// …/events/batch reads the event "batch".
 	allowed := map[string][]string{}
 	for pattern := range routes {
-		method, path, _ := strings.Cut(fill(pattern), " ")
-		allowed[path] = append(allowed[path], method)
+		_, path, _ := strings.Cut(fill(pattern), " ")
+		for other := range routes {
+			method, wild, _ := strings.Cut(other, " ")
+			if matches(wild, path) && !slices.Contains(allowed[path], method) {
+				allowed[path] = append(allowed[path], method)
+			}
+		}
 	}
 	for path, methods := range allowed {
 		var allow []string
@@ -323,6 +331,20 @@ func genericCases(f *fixture) []badCase {
 		}
 	}
 	return out
+}
+
+// matches reports whether a route pattern's path, with {wildcards}, matches path.
+func matches(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if ps[i] != xs[i] && !strings.HasPrefix(ps[i], "{") {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldCases are the bad values of individual fields, route by route.
@@ -395,7 +417,7 @@ func fieldCases() []badCase {
 	out = append(out, badCase{name: "POST " + etPath + "/duplicate", method: "POST", path: etPath,
 		body: `{"name":"invoice.paid","label":"Again"}`, status: http.StatusConflict, code: "event_type_exists", mention: "invoice.paid"})
 
-	addAll("POST", evPath, unproc, []fc{
+	eventCases := []fc{
 		{"type_missing", `{"data":{}}`, "type", ""},
 		{"type_empty", `{"type":"","data":{}}`, "type", ""},
 		{"type_invalid", `{"type":"Invoice Paid!","data":{}}`, "type", ""},
@@ -409,7 +431,26 @@ func fieldCases() []badCase {
 		{"subject_blank", `{"type":"invoice.paid","data":{},"subject":" "}`, "subject", ""},
 		{"subject_object", `{"type":"invoice.paid","data":{},"subject":{}}`, "subject", ""},
 		{"subject_too_long", `{"type":"invoice.paid","data":{},"subject":"` + long(256) + `"}`, "subject", ""},
-	})
+	}
+	addAll("POST", evPath, unproc, eventCases)
+	// The same mistakes in the second event of a batch name it; the first,
+	// valid event is not stored either (the snapshot check).
+	var batchCases []fc
+	for _, c := range eventCases {
+		batchCases = append(batchCases, fc{c.name, `{"events":[{"type":"invoice.paid","data":{}},` + c.body + `]}`,
+			"events[1]." + c.mention, c.code})
+	}
+	batchCases = append(batchCases,
+		fc{"events_missing", `{}`, "events", ""},
+		fc{"events_empty", `{"events":[]}`, "events", ""},
+		fc{"events_object", `{"events":{}}`, "events", ""},
+		fc{"events_too_many", `{"events":[` + strings.Repeat(`{"type":"invoice.paid","data":1},`, 1000) +
+			`{"type":"invoice.paid","data":1}]}`, "events", ""},
+		fc{"idempotency_key_number", `{"events":[{"type":"invoice.paid","data":{},"idempotency_key":1}]}`, "idempotency_key", ""},
+		fc{"idempotency_key_too_long", `{"events":[{"type":"invoice.paid","data":{},"idempotency_key":"` + long(256) + `"}]}`,
+			"events[0].idempotency_key", ""},
+	)
+	addAll("POST", evPath+"/batch", unproc, batchCases)
 	out = append(out, badCase{name: "POST " + evPath + "/idempotency_key_too_long", method: "POST", path: evPath,
 		body: `{"type":"invoice.paid","data":{}}`, header: map[string]string{"Idempotency-Key": long(256)},
 		status: unproc, code: "invalid_field", mention: "Idempotency-Key"})

@@ -91,9 +91,18 @@ func decode(r *http.Request, v any, optional bool) error {
 // unmarshal decodes one JSON object strictly: unknown fields and wrong
 // types are 422s that name the field.
 func unmarshal(body []byte, v any) error {
+	return unmarshalAt("", body, v)
+}
+
+// unmarshalAt is unmarshal for an object inside a request, such as one
+// event of a batch: the fields its errors name start with prefix ("events[3].").
+func unmarshalAt(prefix string, body []byte, v any) error {
 	// Only an object will do: null, arrays, strings and numbers would
 	// otherwise decode as an empty object or fail without a clear message.
 	if t := strings.TrimLeft(string(body), " \t\r\n"); !strings.HasPrefix(t, "{") {
+		if prefix != "" {
+			return invalid(strings.TrimSuffix(prefix, "."), "must be a JSON object")
+		}
 		return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
@@ -108,10 +117,10 @@ func unmarshal(body []byte, v any) error {
 			if typ.Field == "" {
 				return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
 			}
-			return invalid(typ.Field, "must be %s", jsonKind(typ.Type.Kind().String()))
+			return invalid(prefix+typ.Field, "must be %s", jsonKind(typ.Type.Kind().String()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return invalid(field, "is not a known field")
+			return invalid(prefix+field, "is not a known field")
 		default:
 			// Errors from a field's own UnmarshalJSON (a bad duration, say).
 			return errorf(http.StatusUnprocessableEntity, "invalid_field", "%v", err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/id"
@@ -13,47 +15,135 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
+// eventIn is one event to publish, as a request carries it.
+type eventIn struct {
+	Type    string          `json:"type"`
+	Data    json.RawMessage `json:"data"`
+	UserID  *string         `json:"user_id"`
+	Subject *string         `json:"subject"`
+}
+
+// published is the answer for one stored event.
+type published struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Duplicate bool      `json:"duplicate"`
+}
+
+// check validates an event; field names in errors start with prefix.
+func (in *eventIn) check(prefix string) error {
+	if err := checkEventTypeName(prefix+"type", in.Type); err != nil {
+		return err
+	}
+	if len(in.Data) == 0 {
+		return invalid(prefix+"data", "is required")
+	}
+	if err := optionalText(prefix+"user_id", in.UserID, 255); err != nil {
+		return err
+	}
+	return optionalText(prefix+"subject", in.Subject, 255)
+}
+
+func checkIdempotencyKey(field, key string) error {
+	if len(key) > 255 {
+		return invalid(field, "must be at most 255 characters")
+	}
+	return nil
+}
+
+func (in *eventIn) publish(ws, key string) ingest.Publish {
+	return ingest.Publish{WorkspaceID: ws, Type: in.Type, Data: in.Data, UserID: in.UserID, Subject: in.Subject,
+		IdempotencyKey: key}
+}
+
+func unknownType(field, typ string) error {
+	return errorf(http.StatusUnprocessableEntity, "unknown_event_type",
+		"%s: this workspace has no event type %q; create it first", field, typ)
+}
+
 func (s *Server) publish(r *http.Request, p *auth.Principal) (int, any, error) {
 	ws, err := s.workspace(r, p)
 	if err != nil {
 		return 0, nil, err
 	}
-	var in struct {
-		Type    string          `json:"type"`
-		Data    json.RawMessage `json:"data"`
-		UserID  *string         `json:"user_id"`
-		Subject *string         `json:"subject"`
-	}
+	var in eventIn
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
-	if err := checkEventTypeName("type", in.Type); err != nil {
-		return 0, nil, err
-	}
-	if len(in.Data) == 0 {
-		return 0, nil, invalid("data", "is required")
-	}
-	if err := optionalText("user_id", in.UserID, 255); err != nil {
-		return 0, nil, err
-	}
-	if err := optionalText("subject", in.Subject, 255); err != nil {
+	if err := in.check(""); err != nil {
 		return 0, nil, err
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 {
-		return 0, nil, invalid("Idempotency-Key", "must be at most 255 characters")
+	if err := checkIdempotencyKey("Idempotency-Key", key); err != nil {
+		return 0, nil, err
 	}
-	res, err := s.Ingest.Publish(r.Context(), ingest.Publish{WorkspaceID: ws, Type: in.Type, Data: in.Data,
-		UserID: in.UserID, Subject: in.Subject, IdempotencyKey: key})
+	res, err := s.Ingest.Publish(r.Context(), in.publish(ws, key))
 	if errors.Is(err, ingest.ErrUnknownEventType) {
-		return 0, nil, errorf(http.StatusUnprocessableEntity, "unknown_event_type",
-			"type: this workspace has no event type %q; create it first", in.Type)
+		return 0, nil, unknownType("type", in.Type)
 	}
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusAccepted, map[string]any{"id": res.Event.ID, "type": res.Event.Type,
-		"created_at": res.Event.CreatedAt, "duplicate": res.Duplicate}, nil
+	return http.StatusAccepted, published{res.Event.ID, res.Event.Type, res.Event.CreatedAt, res.Duplicate}, nil
+}
+
+// publishBatch stores up to ingest.MaxBatch events in one transaction: all
+// of them or, when one is refused, none.
+func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, error) {
+	ws, err := s.workspace(r, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Events are decoded one by one, so that an error names the event.
+	var in struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		return 0, nil, err
+	}
+	switch {
+	case len(in.Events) == 0:
+		return 0, nil, invalid("events", "must hold at least one event")
+	case len(in.Events) > ingest.MaxBatch:
+		return 0, nil, invalid("events", "must hold at most %d events; split the batch", ingest.MaxBatch)
+	}
+	ps := make([]ingest.Publish, len(in.Events))
+	for i, raw := range in.Events {
+		// Not eventIn embedded: decoding errors would name its fields
+		// "eventIn.type".
+		var e struct {
+			Type           string          `json:"type"`
+			Data           json.RawMessage `json:"data"`
+			UserID         *string         `json:"user_id"`
+			Subject        *string         `json:"subject"`
+			IdempotencyKey string          `json:"idempotency_key"`
+		}
+		prefix := "events[" + strconv.Itoa(i) + "]."
+		if err := unmarshalAt(prefix, raw, &e); err != nil {
+			return 0, nil, err
+		}
+		ev := eventIn{Type: e.Type, Data: e.Data, UserID: e.UserID, Subject: e.Subject}
+		if err := ev.check(prefix); err != nil {
+			return 0, nil, err
+		}
+		if err := checkIdempotencyKey(prefix+"idempotency_key", e.IdempotencyKey); err != nil {
+			return 0, nil, err
+		}
+		ps[i] = ev.publish(ws, e.IdempotencyKey)
+	}
+	res, err := s.Ingest.PublishBatch(r.Context(), ps)
+	if be := (*ingest.BatchError)(nil); errors.As(err, &be) && errors.Is(be.Err, ingest.ErrUnknownEventType) {
+		return 0, nil, unknownType("events["+strconv.Itoa(be.Index)+"].type", ps[be.Index].Type)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]published, len(res))
+	for i, r := range res {
+		out[i] = published{r.Event.ID, r.Event.Type, r.Event.CreatedAt, r.Duplicate}
+	}
+	return http.StatusAccepted, map[string]any{"events": out}, nil
 }
 
 func optionalText(field string, v *string, maxLen int) error {

@@ -28,6 +28,7 @@ import (
 type options struct {
 	events         int
 	concurrency    int
+	batch          int
 	rate           float64
 	subscriptions  int
 	payload        int
@@ -58,6 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.events, "events", 10000, "events to publish")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "publish requests in flight (closed loop: always this many)")
+	fs.IntVar(&o.batch, "batch", 1, "events per publish request: above 1, the closed loop publishes through\n"+
+		"POST …/events/batch (up to 1000 per request)")
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in events/s on a fixed schedule (open loop); 0 publishes as fast as --concurrency allows")
 	fs.IntVar(&o.subscriptions, "subscriptions", 1, "subscriptions every event fans out to (one receiver path each)")
 	fs.IntVar(&o.payload, "payload-size", 256, "bytes of padding in each event's data")
@@ -121,6 +124,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--concurrency must be from 1 to 10000")
 	case o.rate < 0:
 		return nil, errors.New("--rate must not be negative")
+	case o.batch < 1 || o.batch > 1000:
+		return nil, errors.New("--batch must be from 1 to 1000")
+	case o.batch > 1 && o.rate > 0:
+		return nil, errors.New("--batch is for the closed loop; --rate publishes one event per request")
 	case o.subscriptions < 1 || o.subscriptions > 10000:
 		return nil, errors.New("--subscriptions must be from 1 to 10000")
 	case o.payload < 0 || o.payload > 900<<10:
@@ -152,7 +159,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	epoch := time.Now()
 	rep := &Report{Conditions: Conditions{
 		Target: "in-process", Store: "sqlite", Events: o.events, Subscriptions: o.subscriptions,
-		Concurrency: o.concurrency, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
+		Concurrency: o.concurrency, Batch: o.batch, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
 		SubscriptionConcurrency: o.subConcurrency, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 	}}
@@ -293,7 +300,7 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	}
 	mem := startSampler()
 	cpu0 := readCPU()
-	pub := newPublisher(publishTo, ws, o.events, o.payload, epoch)
+	pub := newPublisher(publishTo, ws, o.events, o.payload, o.batch, epoch)
 	bar := startProgress(stderr, o.events, o.subscriptions, pub, rc)
 
 	if o.rate > 0 {

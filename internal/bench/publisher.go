@@ -34,6 +34,7 @@ type publisher struct {
 	path    string
 	epoch   time.Time
 	payload int // bytes of padding in data
+	batch   int // events per request; above 1 through …/events/batch
 
 	records  []pubRecord
 	accepted atomic.Int64
@@ -44,9 +45,9 @@ type publisher struct {
 	firstErr string
 }
 
-func newPublisher(cs []*client, ws string, events, payload int, epoch time.Time) *publisher {
+func newPublisher(cs []*client, ws string, events, payload, batch int, epoch time.Time) *publisher {
 	return &publisher{cs: cs, path: "/api/v1/workspaces/" + ws + "/events", epoch: epoch, payload: payload,
-		records: make([]pubRecord, events)}
+		batch: max(batch, 1), records: make([]pubRecord, events)}
 }
 
 // body is the publish request of event seq.
@@ -63,12 +64,45 @@ func (p *publisher) body(seq int) []byte {
 
 // one publishes event seq and records it.
 func (p *publisher) one(ctx context.Context, seq int) {
-	body := p.body(seq)
 	rec := &p.records[seq]
 	rec.start = time.Since(p.epoch)
 	var out struct{ ID string }
-	err := p.cs[seq%len(p.cs)].call(ctx, http.MethodPost, p.path, body, http.StatusAccepted, &out)
+	err := p.cs[seq%len(p.cs)].call(ctx, http.MethodPost, p.path, p.body(seq), http.StatusAccepted, &out)
 	if err == nil && out.ID == "" {
+		err = errNoID
+	}
+	p.record(err, rec, out.ID)
+}
+
+// several publishes events from..to-1 in one batch request and records them.
+func (p *publisher) several(ctx context.Context, from, to int) {
+	body := []byte(`{"events":[`)
+	start := time.Since(p.epoch)
+	for seq := from; seq < to; seq++ {
+		if seq > from {
+			body = append(body, ',')
+		}
+		body = append(body, p.body(seq)...)
+		p.records[seq].start = start
+	}
+	body = append(body, "]}"...)
+	var out struct{ Events []struct{ ID string } }
+	err := p.cs[from%len(p.cs)].call(ctx, http.MethodPost, p.path+"/batch", body, http.StatusAccepted, &out)
+	if err == nil && len(out.Events) != to-from {
+		err = errNoID
+	}
+	for i := range to - from {
+		id := ""
+		if err == nil {
+			id = out.Events[i].ID
+		}
+		p.record(err, &p.records[from+i], id)
+	}
+}
+
+// record notes the outcome of one publish.
+func (p *publisher) record(err error, rec *pubRecord, id string) {
+	if err == nil && id == "" {
 		err = errNoID
 	}
 	if err != nil {
@@ -80,13 +114,13 @@ func (p *publisher) one(ctx context.Context, seq int) {
 		return
 	}
 	rec.accepted = time.Since(p.epoch)
-	rec.id = out.ID
+	rec.id = id
 	p.accepted.Add(1)
 }
 
-var errNoID = errors.New("the publish answer has no id")
+var errNoID = errors.New("the publish answer has no id for an event")
 
-// closedLoop keeps conc publishes in flight until every event was sent or ctx ends.
+// closedLoop keeps conc publish requests in flight until every event was sent or ctx ends.
 func (p *publisher) closedLoop(ctx context.Context, conc int) {
 	pprof.Do(ctx, pprof.Labels("part", "publisher"), func(ctx context.Context) { p.closed(ctx, conc) })
 }
@@ -99,11 +133,15 @@ func (p *publisher) closed(ctx context.Context, conc int) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				seq := int(next.Add(1) - 1)
-				if seq >= len(p.records) {
+				from := int(next.Add(int64(p.batch))) - p.batch
+				if from >= len(p.records) {
 					return
 				}
-				p.one(ctx, seq)
+				if p.batch == 1 {
+					p.one(ctx, from)
+				} else {
+					p.several(ctx, from, min(from+p.batch, len(p.records)))
+				}
 			}
 		}()
 	}

@@ -73,7 +73,8 @@ type Conditions struct {
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`
 	Concurrency             int     `json:"concurrency"`
-	Rate                    float64 `json:"rate"` // offered events/s; 0 is a closed loop
+	Batch                   int     `json:"batch"` // events per publish request
+	Rate                    float64 `json:"rate"`  // offered events/s; 0 is a closed loop
 	PayloadBytes            int     `json:"payload_bytes"`
 	SubscriptionConcurrency int     `json:"subscription_concurrency"`
 	Hold                    bool    `json:"hold"`
@@ -175,6 +176,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row("target", "%s", target)
 	load := fmt.Sprintf("closed loop, %d in flight", c.Concurrency)
+	if c.Batch > 1 {
+		load = fmt.Sprintf("closed loop, %d requests of %d events in flight", c.Concurrency, c.Batch)
+	}
 	if c.Rate > 0 {
 		load = fmt.Sprintf("%g events/s offered, up to %d in flight", c.Rate, c.Concurrency)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -76,14 +77,15 @@ type routes struct {
 	loaded time.Time
 }
 
+// request is one publish call: its events are written in one transaction.
 type request struct {
-	ne    store.NewEvent
+	nes   []store.NewEvent
 	lease time.Duration // of its deliveries stored as sending, from the commit
 	done  chan reply
 }
 
 type reply struct {
-	res store.InsertResult
+	res []store.InsertResult
 	err error
 }
 
@@ -104,16 +106,78 @@ func (in *Ingester) Invalidate(workspaceID string) {
 // Publish stores an event and its deliveries durably. With an idempotency
 // key seen within a day it returns the first event and Duplicate set.
 func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult, error) {
-	label, err := in.label(ctx, p.WorkspaceID, p.Type)
+	res, err := in.PublishBatch(ctx, []Publish{p})
+	if be := (*BatchError)(nil); errors.As(err, &be) {
+		err = be.Err
+	}
 	if err != nil {
 		return store.InsertResult{}, err
+	}
+	return res[0], nil
+}
+
+// MaxBatch is the most events one PublishBatch takes.
+const MaxBatch = 1000
+
+// BatchError says which event of a batch was refused; the batch stored nothing.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("events[%d]: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// PublishBatch stores events and their deliveries durably, all in one
+// transaction: either every event is stored or none is. A refused event
+// fails the whole batch with a *BatchError naming it.
+func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.InsertResult, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	r := &request{nes: make([]store.NewEvent, 0, len(ps)), done: make(chan reply, 1)}
+	for i, p := range ps {
+		ne, err := in.route(ctx, p, now, r)
+		if err != nil {
+			in.releaseAll(r.nes)
+			return nil, &BatchError{Index: i, Err: err}
+		}
+		r.nes = append(r.nes, ne)
+	}
+	select {
+	case in.reqs <- r:
+	case <-ctx.Done():
+		in.releaseAll(r.nes)
+		return nil, ctx.Err()
+	case <-in.stopped:
+		in.releaseAll(r.nes)
+		return nil, errShuttingDown
+	}
+	// Once queued, the events will be written whatever happens to ctx: wait
+	// for the outcome so that the caller learns it.
+	select {
+	case rep := <-r.done:
+		return rep.res, rep.err
+	case <-in.stopped:
+	}
+	select {
+	case rep := <-r.done: // answered by the writer's last drain
+		return rep.res, rep.err
+	default: // queued after the writer stopped: never written
+		in.releaseAll(r.nes)
+		return nil, errShuttingDown
+	}
+}
+
+// route builds the stored form of one event: one delivery per subscription
+// that wants it, each leased to this node when its queue has room.
+func (in *Ingester) route(ctx context.Context, p Publish, now time.Time, r *request) (store.NewEvent, error) {
+	label, err := in.label(ctx, p.WorkspaceID, p.Type)
+	if err != nil {
+		return store.NewEvent{}, err
 	}
 	subs, err := in.subscriptions(ctx, p.WorkspaceID)
 	if err != nil {
-		return store.InsertResult{}, err
+		return store.NewEvent{}, err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	r := &request{done: make(chan reply, 1)}
 	ne := store.NewEvent{
 		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
 			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
@@ -136,30 +200,7 @@ func (in *Ingester) Publish(ctx context.Context, p Publish) (store.InsertResult,
 		}
 		ne.Deliveries = append(ne.Deliveries, d)
 	}
-	r.ne = ne
-	select {
-	case in.reqs <- r:
-	case <-ctx.Done():
-		in.handOver(&ne, nil)
-		return store.InsertResult{}, ctx.Err()
-	case <-in.stopped:
-		in.handOver(&ne, nil)
-		return store.InsertResult{}, errShuttingDown
-	}
-	// Once queued, the event will be written whatever happens to ctx: wait
-	// for the outcome so that the caller learns it.
-	select {
-	case rep := <-r.done:
-		return rep.res, rep.err
-	case <-in.stopped:
-	}
-	select {
-	case rep := <-r.done: // answered by the writer's last drain
-		return rep.res, rep.err
-	default: // queued after the writer stopped: never written
-		in.handOver(&ne, nil)
-		return store.InsertResult{}, errShuttingDown
-	}
+	return ne, nil
 }
 
 var errShuttingDown = errors.New("shutting down")
@@ -218,11 +259,13 @@ func (in *Ingester) Run(ctx context.Context) {
 		case r := <-in.reqs:
 			batch = append(batch[:0], r)
 		}
+		events := len(batch[0].nes)
 	fill:
-		for len(batch) < maxBatch {
+		for events < maxBatch {
 			select {
 			case r := <-in.reqs:
 				batch = append(batch, r)
+				events += len(r.nes)
 			default:
 				break fill
 			}
@@ -238,40 +281,47 @@ func (in *Ingester) Run(ctx context.Context) {
 // holding them.
 const commitTimeout = 30 * time.Second
 
-// commit writes a batch; if the batch fails as a whole, each event is
-// written alone so that one bad event cannot fail its neighbours.
+// commit writes the requests of a batch in one transaction; if it fails as
+// a whole, each request is written alone so that one bad request cannot
+// fail its neighbours.
 func (in *Ingester) commit(ctx context.Context, batch []*request) {
-	nes := make([]store.NewEvent, len(batch))
-	for i, r := range batch {
+	var nes []store.NewEvent
+	for _, r := range batch {
 		// A lease runs from the commit, not from the reservation.
 		until := time.Now().Add(r.lease)
-		for j := range r.ne.Deliveries {
-			if d := &r.ne.Deliveries[j]; d.Status == store.DeliverySending {
-				d.LeaseUntil = &until
+		for i := range r.nes {
+			for j := range r.nes[i].Deliveries {
+				if d := &r.nes[i].Deliveries[j]; d.Status == store.DeliverySending {
+					d.LeaseUntil = &until
+				}
 			}
 		}
-		nes[i] = r.ne
+		nes = append(nes, r.nes...)
 	}
 	res, err := in.store.InsertEvents(ctx, nes)
 	if err != nil && len(batch) > 1 && ctx.Err() == nil {
-		in.log.Warn("group commit failed; writing events one by one", "err", err, "count", len(batch))
+		in.log.Warn("group commit failed; writing publishes one by one", "err", err, "events", len(nes))
 		for _, r := range batch {
 			in.commit(ctx, []*request{r})
 		}
 		return
 	}
 	created := 0
-	for i, r := range batch {
+	for _, r := range batch {
 		if err != nil {
-			in.handOver(&r.ne, nil)
+			in.releaseAll(r.nes)
 			r.done <- reply{err: err}
 			continue
 		}
-		if !res[i].Duplicate {
-			created++
+		mine := res[:len(r.nes)]
+		res = res[len(r.nes):]
+		for i := range r.nes {
+			if !mine[i].Duplicate {
+				created++
+			}
+			in.handOver(&r.nes[i], mine[i].Leased)
 		}
-		in.handOver(&r.ne, res[i].Leased)
-		r.done <- reply{res: res[i]}
+		r.done <- reply{res: mine}
 	}
 	if created > 0 {
 		in.metrics.EventsAccepted.Add(float64(created))
@@ -279,8 +329,15 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 	}
 }
 
-// handOver gives the dispatcher the deliveries stored leased to this node
-// and releases the places reserved for the others.
+// releaseAll gives back the places reserved for events that were not written.
+func (in *Ingester) releaseAll(nes []store.NewEvent) {
+	for i := range nes {
+		in.handOver(&nes[i], nil)
+	}
+}
+
+// handOver gives the dispatcher the deliveries of one event stored leased
+// to this node and releases the places reserved for the others.
 func (in *Ingester) handOver(ne *store.NewEvent, leased []string) {
 	// A set, not a scan of leased per delivery: a fan-out to a thousand
 	// subscriptions would otherwise cost a million comparisons per event.
@@ -306,7 +363,7 @@ func (in *Ingester) drainClosed() {
 	for {
 		select {
 		case r := <-in.reqs:
-			in.handOver(&r.ne, nil)
+			in.releaseAll(r.nes)
 			r.done <- reply{err: errShuttingDown}
 		default:
 			return

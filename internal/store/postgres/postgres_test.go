@@ -22,3 +22,14 @@ func open(t *testing.T) store.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
+
+func BenchmarkHotPath(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		db, err := postgres.Open(context.Background(), pgtest.URL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}
