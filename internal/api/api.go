@@ -82,21 +82,25 @@ func New(opt Options) *Server {
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
 	}
+	// Everything else lands here (the mux prefers any match to its own
+	// plain-text 404 and 405), so a request is routed once.
+	s.mux.HandleFunc("/", s.unrouted)
 	return s
 }
 
-// ServeHTTP answers /api/v1 requests; routes it does not know get JSON 404
-// or 405 bodies rather than the mux's plain text.
+// ServeHTTP answers /api/v1 requests.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
-	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers requests no route takes with a JSON 405, naming the
+// methods the path does take, or a JSON 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := s.mux.Handler(probe); p != "" {
+		if _, p := s.mux.Handler(probe); p != "" && p != "/" {
 			allowed = append(allowed, m)
 		}
 	}

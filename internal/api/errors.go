@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func decode(r *http.Request, v any, optional bool) error {
 		}
 		return errorf(http.StatusBadRequest, "malformed_body", "the request body could not be read")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
@@ -99,13 +100,13 @@ func unmarshal(body []byte, v any) error {
 func unmarshalAt(prefix string, body []byte, v any) error {
 	// Only an object will do: null, arrays, strings and numbers would
 	// otherwise decode as an empty object or fail without a clear message.
-	if t := strings.TrimLeft(string(body), " \t\r\n"); !strings.HasPrefix(t, "{") {
+	if t := bytes.TrimLeft(body, " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {
 		if prefix != "" {
 			return invalid(strings.TrimSuffix(prefix, "."), "must be a JSON object")
 		}
 		return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var syn *json.SyntaxError

@@ -328,7 +328,14 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		cd := q.items[0]
 		q.items[0] = store.ClaimedDelivery{}
 		q.items = q.items[1:]
+		// Half empty: wake the fetch loop now, so that a backlog in the
+		// store tops the queue up before it runs dry, rather than at the
+		// next poll.
+		refill := len(q.items) == d.opt.Concurrency*queueFactor/2
 		d.mu.Unlock()
+		if refill {
+			d.Notify()
+		}
 		d.results <- d.deliver(ctx, subID, &cd)
 	}
 }

@@ -1,18 +1,21 @@
 // The HTTP sender: builds the request body for a subscription, signs it,
 // POSTs it on a pooled keep-alive client that never follows redirects and
 // dials only addresses the SSRF guard allows, and records the attempt.
+// It runs once per webhook, so the signing keys are prepared once per
+// subscription and responses are read into pooled buffers.
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/postbode/postbode/internal/id"
@@ -35,14 +38,20 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 	tr := &http.Transport{
 		// No proxy from the environment: a proxy would dial on our behalf
 		// and bypass the SSRF guard.
-		Proxy:                 nil,
-		DialContext:           netguard.NewDialer(10*time.Second, allowPrivateTargets).DialContext,
-		MaxIdleConns:          4096,
+		Proxy:        nil,
+		DialContext:  netguard.NewDialer(10*time.Second, allowPrivateTargets).DialContext,
+		MaxIdleConns: 4096,
+		// At least the highest per-subscription concurrency the config
+		// allows, so that a busy subscription's connections all stay open
+		// between sends instead of being closed and dialled again.
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
+		// Webhook answers are short: asking for gzip would cost a header
+		// per request and a gzip reader per compressed answer for nothing.
+		DisableCompression: true,
 	}
 	return &Sender{
 		client: &http.Client{
@@ -57,11 +66,12 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 // Close drops idle connections.
 func (s *Sender) Close() { s.client.CloseIdleConnections() }
 
-// target is a subscription prepared for sending: its keys decoded once.
+// target is a subscription prepared for sending: its keys made ready to
+// sign once, not per send.
 type target struct {
 	sub       *store.Subscription
-	keys      []signing.Key // standard scheme: current key first
-	prevUntil time.Time     // the previous key signs until then
+	signers   []*signing.Signer // current key first, then the previous one
+	prevUntil time.Time         // the previous key signs until then
 	schedule  []time.Duration
 	loaded    time.Time
 }
@@ -74,17 +84,28 @@ func newTarget(sub *store.Subscription, defaultSchedule []time.Duration, now tim
 			t.schedule[i] = time.Duration(d)
 		}
 	}
-	if sub.SignatureScheme == "standard" {
+	// A previous key that no longer signs is left out rather than kept with
+	// its past prevUntil, which would make the dispatcher reload the
+	// subscription on every send.
+	prevSigns := sub.PreviousSecret != "" && sub.PreviousSecretExpiresAt != nil && now.Before(*sub.PreviousSecretExpiresAt)
+	switch sub.SignatureScheme {
+	case "standard":
 		k, err := signing.DecodeSecret(sub.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
 		}
-		t.keys = append(t.keys, k)
-		if sub.PreviousSecret != "" && sub.PreviousSecretExpiresAt != nil {
+		t.signers = append(t.signers, signing.NewSigner(k))
+		if prevSigns {
 			if pk, err := signing.DecodeSecret(sub.PreviousSecret); err == nil {
-				t.keys = append(t.keys, pk)
+				t.signers = append(t.signers, signing.NewSigner(pk))
 				t.prevUntil = *sub.PreviousSecretExpiresAt
 			}
+		}
+	case "hmac-sha256":
+		t.signers = append(t.signers, signing.NewSigner([]byte(sub.Secret)))
+		if prevSigns {
+			t.signers = append(t.signers, signing.NewSigner([]byte(sub.PreviousSecret)))
+			t.prevUntil = *sub.PreviousSecretExpiresAt
 		}
 	}
 	return t, nil
@@ -131,25 +152,23 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	a := store.Attempt{ID: id.New(id.Attempt), DeliveryID: deliveryID, EventID: e.ID, EventType: e.Type,
 		SubscriptionID: sub.ID, WorkspaceID: sub.WorkspaceID, CreatedAt: now}
 	a.Request.URL = sub.URL
-	body, err := Body(sub, e)
+	body, h, err := s.build(t, e, now)
 	if err != nil {
 		a.Error = "building the body: " + err.Error()
 		return result{attempt: a}
 	}
-	a.Request.Body = string(body)
-	headers := s.headers(t, e.ID, now, body)
-	a.Request.Headers = headers
+	a.Request.Body = body
+	a.Request.Headers = h.logged
 
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(sub.TimeoutSeconds)*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(body))
+	// The attempt's string is the request body too: it is never copied.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, strings.NewReader(body))
 	if err != nil {
 		a.Error = "invalid url: " + err.Error()
 		return result{attempt: a}
 	}
-	for k, v := range headers {
-		req.Header[k] = []string{v}
-	}
+	req.Header = h.sent
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -157,12 +176,10 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 		a.Error = describe(err, sub.TimeoutSeconds)
 		return result{attempt: a}
 	}
-	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	// Drain a little more so the connection can be reused, then let it go.
-	io.CopyN(io.Discard, resp.Body, 256<<10)
+	respBody, readErr := readBody(resp.Body)
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
-	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: string(respBody)}
+	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: respBody}
 	r := result{attempt: a}
 	switch {
 	case readErr != nil:
@@ -182,34 +199,99 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	return r
 }
 
-// headers builds the request headers, signature included. Signature header
-// names are written in the lowercase the Standard Webhooks spec uses.
-func (s *Sender) headers(t *target, msgID string, now time.Time, body []byte) map[string]string {
-	sub := t.sub
-	h := make(map[string]string, len(sub.Headers)+5)
-	for k, v := range sub.Headers {
-		h[k] = v
+// bufs holds buffers for reading responses.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// putBuf returns b to bufs, unless it grew so big that it would pin memory.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= maxResponseBody {
+		*bp = b[:0]
+		bufs.Put(bp)
 	}
-	h["Content-Type"] = "application/json"
-	h["User-Agent"] = s.userAgent
-	keys := t.keys
-	if len(keys) > 1 && !now.Before(t.prevUntil) {
-		keys = keys[:1]
+}
+
+// headers are a request's headers as the attempt records them and as they
+// are sent, built side by side rather than one copied into the other.
+type headers struct {
+	logged map[string]string
+	sent   http.Header
+	values []string // backs sent's values: one allocation for all
+}
+
+func newHeaders(n int) headers {
+	return headers{logged: make(map[string]string, n), sent: make(http.Header, n), values: make([]string, 0, n)}
+}
+
+// set sets name k, as it is: not canonicalized.
+func (h *headers) set(k, v string) {
+	h.logged[k] = v
+	n := len(h.values)
+	h.values = append(h.values, v)
+	h.sent[k] = h.values[n : n+1 : n+1]
+}
+
+// build returns the request body and headers, signature included.
+// Signature header names are written in the lowercase the Standard
+// Webhooks spec uses.
+func (s *Sender) build(t *target, e *store.Event, now time.Time) (string, headers, error) {
+	b, err := Body(t.sub, e)
+	if err != nil {
+		return "", headers{}, err
+	}
+
+	sub := t.sub
+	h := newHeaders(len(sub.Headers) + 5)
+	for k, v := range sub.Headers {
+		h.set(k, v)
+	}
+	h.set("Content-Type", "application/json")
+	h.set("User-Agent", s.userAgent)
+	signers := t.signers
+	if len(signers) > 1 && !now.Before(t.prevUntil) {
+		signers = signers[:1]
 	}
 	switch sub.SignatureScheme {
 	case "hmac-sha256":
-		sig := signing.HMACSHA256(sub.Secret, body)
-		if sub.PreviousSecret != "" && sub.PreviousSecretExpiresAt != nil && now.Before(*sub.PreviousSecretExpiresAt) {
-			sig += " " + signing.HMACSHA256(sub.PreviousSecret, body)
+		sig := signers[0].HMACSHA256(b)
+		if len(signers) > 1 {
+			sig += " " + signers[1].HMACSHA256(b)
 		}
-		h[sub.SignatureHeader] = sig
+		h.set(sub.SignatureHeader, sig)
 	default:
 		ts := now.Unix()
-		h["webhook-id"] = msgID
-		h["webhook-timestamp"] = strconv.FormatInt(ts, 10)
-		h["webhook-signature"] = signing.SignatureHeader(keys, msgID, ts, body)
+		h.set("webhook-id", e.ID)
+		h.set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		h.set("webhook-signature", signing.SignatureHeader(signers, e.ID, ts, b))
 	}
-	return h
+	return string(b), h, nil
+}
+
+// readBody returns the first maxResponseBody bytes of a response body, then
+// drains a little more so that the connection can be reused.
+func readBody(r io.Reader) (string, error) {
+	bp := bufs.Get().(*[]byte)
+	b := *bp
+	var err error
+	for len(b) < maxResponseBody {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), maxResponseBody-len(b)))
+		}
+		var n int
+		n, err = r.Read(b[len(b):min(cap(b), maxResponseBody)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	switch err {
+	case nil: // cut at the cap
+		io.CopyN(io.Discard, r, 256<<10)
+	case io.EOF:
+		err = nil
+	}
+	body := string(b)
+	putBuf(bp, b)
+	return body, err
 }
 
 func flatten(h http.Header) map[string]string {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/postbode/postbode/internal/signing"
 	"github.com/postbode/postbode/internal/store"
@@ -307,5 +310,128 @@ func TestSendKeepsAtMost64KiBOfTheResponse(t *testing.T) {
 	}
 	if n := len(r.attempt.Response.Body); n != maxResponseBody {
 		t.Errorf("kept %d bytes of the response body, want %d", n, maxResponseBody)
+	}
+}
+
+func TestSendSignsWithThePreviousSecretUntilItExpires(t *testing.T) {
+	tests := []struct {
+		name     string
+		scheme   string
+		expires  time.Duration // from now
+		wantBoth bool
+	}{
+		{"standard, during rotation", "standard", time.Hour, true},
+		{"standard, after rotation", "standard", -time.Second, false},
+		{"hmac-sha256, during rotation", "hmac-sha256", time.Hour, true},
+		{"hmac-sha256, after rotation", "hmac-sha256", -time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur, prev := signing.NewSecret(), signing.NewSecret()
+			sub := testSubscription()
+			mutate := func(s *store.Subscription) {
+				s.SignatureScheme, s.Secret, s.PreviousSecret = tt.scheme, cur, prev
+				s.PreviousSecretExpiresAt = ptr(time.Now().Add(tt.expires))
+			}
+			mutate(sub)
+			r, req, body := sendTo(t, status(200, nil), mutate)
+			if !r.ok {
+				t.Fatalf("attempt failed: %s", r.attempt.Error)
+			}
+
+			header := "webhook-signature"
+			if tt.scheme == "hmac-sha256" {
+				header = sub.SignatureHeader
+			}
+			sigs := strings.Fields(req.Header.Get(header))
+			if want := map[bool]int{false: 1, true: 2}[tt.wantBoth]; len(sigs) != want {
+				t.Errorf("%d signatures %q, want %d", len(sigs), sigs, want)
+			}
+			if got := r.attempt.Request.Headers[header]; got != req.Header.Get(header) {
+				t.Errorf("the attempt logs %s %q, the receiver got %q", header, got, req.Header.Get(header))
+			}
+			if tt.scheme == "hmac-sha256" {
+				want := []string{hmacSHA256(cur, body)}
+				if tt.wantBoth {
+					want = append(want, hmacSHA256(prev, body))
+				}
+				if !slices.Equal(sigs, want) {
+					t.Errorf("%s = %q, want %q", header, sigs, want)
+				}
+			} else {
+				for _, k := range []struct {
+					name, secret string
+					want         bool
+				}{{"current", cur, true}, {"previous", prev, tt.wantBoth}} {
+					wh, err := standardwebhooks.NewWebhook(k.secret)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := wh.Verify(body, req.Header); (err == nil) != k.want {
+						t.Errorf("verifying with the %s secret: %v, want success: %v", k.name, err, k.want)
+					}
+				}
+			}
+
+			// A previous secret that no longer signs must not leave the
+			// target to be reloaded on every send.
+			tg, err := newTarget(sub, nil, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := !tg.prevUntil.IsZero(); got != tt.wantBoth {
+				t.Errorf("target prevUntil %v, want it set: %v", tg.prevUntil, tt.wantBoth)
+			}
+		})
+	}
+}
+
+func hmacSHA256(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func TestSendReadsResponsesOfAnySize(t *testing.T) {
+	for _, n := range []int{0, 1, 4 << 10, 4<<10 + 1, 50 << 10, maxResponseBody, maxResponseBody + 1, 300 << 10} {
+		body := strings.Repeat("0123456789abcdef", n/16+1)[:n]
+		r, _, _ := sendTo(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }, nil)
+		if !r.ok {
+			t.Fatalf("%d bytes: attempt failed: %s", n, r.attempt.Error)
+		}
+		if want := body[:min(n, maxResponseBody)]; r.attempt.Response.Body != want {
+			t.Errorf("%d bytes: kept %d bytes, want the first %d", n, len(r.attempt.Response.Body), len(want))
+		}
+	}
+}
+
+func TestSendReusesTheConnectionAfterACutResponse(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, strings.Repeat("x", 200<<10))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sub := testSubscription()
+	sub.URL = srv.URL
+	tg, err := newTarget(sub, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(true, "9.9.9")
+	defer s.Close()
+	for i := range 3 {
+		if r := s.send(context.Background(), tg, testEvent(), "dlv_1", time.Now()); !r.ok {
+			t.Fatalf("send %d: %s", i, r.attempt.Error)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("3 sends opened %d connections, want 1", n)
 	}
 }

@@ -1,6 +1,6 @@
 // Tests for the signing package: the published Standard Webhooks vector,
 // interoperability with the reference Go verifier (including rotation),
-// fixed HMAC-SHA256 vectors, secret handling, fuzzing and a benchmark.
+// fixed HMAC-SHA256 vectors, secret handling, fuzzing and benchmarks.
 
 package signing_test
 
@@ -41,6 +41,14 @@ func mustKey(t testing.TB, secret string) signing.Key {
 	return k
 }
 
+func signers(keys ...signing.Key) []*signing.Signer {
+	s := make([]*signing.Signer, len(keys))
+	for i, k := range keys {
+		s[i] = signing.NewSigner(k)
+	}
+	return s
+}
+
 func TestSignStandardVector(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -55,7 +63,13 @@ func TestSignStandardVector(t *testing.T) {
 			if got := k.Sign(vecID, vecTS, []byte(vecBody)); got != vecSig {
 				t.Errorf("Sign = %q, want %q", got, vecSig)
 			}
-			got := signing.SignatureHeader([]signing.Key{k}, vecID, vecTS, []byte(vecBody))
+			s := signing.NewSigner(k)
+			for range 2 { // the second time with a pooled, reset HMAC
+				if got := s.Sign(vecID, vecTS, []byte(vecBody)); got != vecSig {
+					t.Errorf("Signer.Sign = %q, want %q", got, vecSig)
+				}
+			}
+			got := signing.SignatureHeader([]*signing.Signer{s}, vecID, vecTS, []byte(vecBody))
 			if got != vecSig {
 				t.Errorf("SignatureHeader = %q, want %q", got, vecSig)
 			}
@@ -92,7 +106,7 @@ func TestSignVerifiesWithReferenceLibrary(t *testing.T) {
 			h := http.Header{}
 			h.Set("webhook-id", id)
 			h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-			h.Set("webhook-signature", signing.SignatureHeader(keys, id, ts, body))
+			h.Set("webhook-signature", signing.SignatureHeader(signers(keys...), id, ts, body))
 
 			wh, err := standardwebhooks.NewWebhook(tt.verifier)
 			if err != nil {
@@ -132,7 +146,7 @@ func TestSignatureHeader(t *testing.T) {
 			for i, k := range tt.keys {
 				want[i] = k.Sign(vecID, vecTS, body)
 			}
-			got := signing.SignatureHeader(tt.keys, vecID, vecTS, body)
+			got := signing.SignatureHeader(signers(tt.keys...), vecID, vecTS, body)
 			if w := strings.Join(want, " "); got != w {
 				t.Errorf("SignatureHeader = %q, want %q", got, w)
 			}
@@ -140,9 +154,11 @@ func TestSignatureHeader(t *testing.T) {
 	}
 }
 
-// TestSignConcurrent exercises the pooled scratch buffers under -race.
+// TestSignConcurrent exercises the pooled scratch buffers and HMAC states
+// under -race.
 func TestSignConcurrent(t *testing.T) {
 	k := mustKey(t, vecSecret)
+	s := signing.NewSigner(k)
 	const n = 64
 	want := make([]string, n)
 	for i := range want {
@@ -151,8 +167,12 @@ func TestSignConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			for range 50 {
-				got := k.Sign(fmt.Sprintf("msg_%d_%s", i, strings.Repeat("x", i*20)), int64(i), []byte(vecBody))
+			for j := range 50 {
+				msgID := fmt.Sprintf("msg_%d_%s", i, strings.Repeat("x", i*20))
+				got := k.Sign(msgID, int64(i), []byte(vecBody))
+				if j%2 == 1 {
+					got = s.Sign(msgID, int64(i), []byte(vecBody))
+				}
 				if got != want[i] {
 					t.Errorf("goroutine %d: Sign = %q, want %q", i, got, want[i])
 					return
@@ -182,8 +202,11 @@ func TestHMACSHA256(t *testing.T) {
 			if independent != tt.want {
 				t.Fatalf("test vector is wrong: crypto/hmac gives %q, table says %q", independent, tt.want)
 			}
-			if got := signing.HMACSHA256(tt.secret, []byte(tt.body)); got != tt.want {
-				t.Errorf("HMACSHA256 = %q, want %q", got, tt.want)
+			s := signing.NewSigner([]byte(tt.secret))
+			for range 2 { // the second time with a pooled, reset HMAC
+				if got := s.HMACSHA256([]byte(tt.body)); got != tt.want {
+					t.Errorf("HMACSHA256 = %q, want %q", got, tt.want)
+				}
 			}
 		})
 	}
@@ -280,7 +303,7 @@ func FuzzDecodeSecret(f *testing.F) {
 		if sig != ref {
 			t.Fatalf("Sign = %q, reference = %q", sig, ref)
 		}
-		if h := signing.SignatureHeader([]signing.Key{k, k}, msgID, ts, body); h != sig+" "+sig {
+		if h := signing.SignatureHeader(signers(k, k), msgID, ts, body); h != sig+" "+sig {
 			t.Fatalf("SignatureHeader = %q, want %q twice", h, sig)
 		}
 	})
@@ -289,9 +312,19 @@ func FuzzDecodeSecret(f *testing.F) {
 func BenchmarkSign(b *testing.B) {
 	k := mustKey(b, signing.NewSecret())
 	body := bytes.Repeat([]byte("a"), 300)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		_ = k.Sign(vecID, vecTS, body)
-	}
+	b.Run("key", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			_ = k.Sign(vecID, vecTS, body)
+		}
+	})
+	b.Run("signer", func(b *testing.B) {
+		s := signing.NewSigner(k)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			_ = s.Sign(vecID, vecTS, body)
+		}
+	})
 }
