@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,12 +14,12 @@ import (
 
 // InsertEvents writes a batch of events, their deliveries and idempotency
 // keys in one transaction: keyed events one by one (the key decides whether
-// they are written at all), the rest with COPY.
+// they are written at all), the other events and all deliveries with COPY.
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var eventRows [][]any
-		var dl deliveryColumnsIn
+		var subIDs []string
 		pending := map[string]*store.Event{}
 		for i := range events {
 			ne := &events[i]
@@ -38,7 +37,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			pending[e.ID] = e
 			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt})
 			for _, d := range ne.Deliveries {
-				dl.add(e, &d)
+				subIDs = append(subIDs, d.SubscriptionID)
 			}
 			out[i] = store.InsertResult{Event: *e}
 		}
@@ -49,95 +48,70 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 				return err
 			}
 		}
-		if len(dl.id) > 0 {
-			// Share-lock the subscriptions in id order first (see
-			// CompleteDeliveries), so the insert below never waits out of order.
-			subIDs := slices.Clone(dl.sub)
-			slices.Sort(subIDs)
-			if _, err := tx.Exec(ctx, `SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR SHARE`,
-				slices.Compact(subIDs)); err != nil {
-				return err
+		if len(subIDs) == 0 {
+			return nil
+		}
+		// Routing was decided from a cache: a subscription deleted since gets
+		// no delivery, and one no longer active gets it held. Share-locked in
+		// id order (see CompleteDeliveries), the subscriptions keep the status
+		// read here until commit: an enable or disable committing meanwhile
+		// either waits for this insert, or is what this reads.
+		slices.Sort(subIDs)
+		rows, err := tx.Query(ctx, `SELECT id, status = 'active' FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR SHARE`,
+			slices.Compact(subIDs))
+		if err != nil {
+			return err
+		}
+		active := map[string]bool{} // absent: deleted
+		var id string
+		var isActive bool
+		if _, err := pgx.ForEachRow(rows, []any{&id, &isActive}, func() error {
+			active[id] = isActive
+			return nil
+		}); err != nil {
+			return err
+		}
+		var deliveryRows [][]any
+		for i := range events {
+			if out[i].Duplicate {
+				continue
 			}
-			// One multi-row insert. Routing was decided from a cache: a
-			// subscription deleted since gets no delivery, and one no longer
-			// active gets it held.
-			rows, err := tx.Query(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status,
-					next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-				SELECT d.id, d.ws, d.ev, s.id,
-					CASE WHEN s.status <> 'active' AND d.status IN ('pending', 'sending') THEN 'held' ELSE d.status END,
-					CASE WHEN s.status <> 'active' AND d.status IN ('pending', 'sending') THEN NULL ELSE d.next END,
-					CASE WHEN s.status <> 'active' THEN NULL ELSE nullif(d.owner, '') END,
-					CASE WHEN s.status <> 'active' THEN NULL ELSE d.until END,
-					d.created, d.created
-				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-					$8::text[], $9::timestamptz[])
-					AS d(id, ws, ev, sub, status, next, created, owner, until)
-				JOIN subscriptions s ON s.id = d.sub
-				-- Locked, so that an enable or disable committing meanwhile is
-				-- seen: either it waits for this insert, or this reads its result.
-				FOR SHARE OF s
-				RETURNING id, status`,
-				dl.id, dl.ws, dl.ev, dl.sub, dl.status, dl.next, dl.created, dl.owner, dl.until)
-			if err != nil {
-				return err
-			}
-			leased := map[string]bool{}
-			for rows.Next() {
-				var id, status string
-				if err := rows.Scan(&id, &status); err != nil {
-					rows.Close()
-					return err
-				}
-				if status == store.DeliverySending {
-					leased[id] = true
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for i := range events {
-				if out[i].Duplicate {
+			e := &events[i].Event
+			for _, d := range events[i].Deliveries {
+				isActive, exists := active[d.SubscriptionID]
+				if !exists {
 					continue
 				}
-				for _, d := range events[i].Deliveries {
-					if leased[d.ID] {
-						out[i].Leased = append(out[i].Leased, d.ID)
+				if !isActive {
+					if d.Status == store.DeliveryPending || d.Status == store.DeliverySending {
+						d.Status, d.NextAttemptAt = store.DeliveryHeld, nil
 					}
+					d.LeaseOwner, d.LeaseUntil = "", nil
+				}
+				var owner *string
+				if d.LeaseOwner != "" {
+					owner = &d.LeaseOwner
+				}
+				deliveryRows = append(deliveryRows, []any{d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
+					d.NextAttemptAt, owner, d.LeaseUntil, d.CreatedAt, d.CreatedAt})
+				if d.Status == store.DeliverySending {
+					out[i].Leased = append(out[i].Leased, d.ID)
 				}
 			}
-			// Wake every node; PostgreSQL sends it on commit, once per transaction.
-			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel); err != nil {
-				return err
-			}
 		}
-		return nil
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"}, []string{"id", "workspace_id", "event_id",
+			"subscription_id", "status", "next_attempt_at", "lease_owner", "lease_until", "created_at", "updated_at"},
+			pgx.CopyFromRows(deliveryRows)); err != nil {
+			return err
+		}
+		// Wake every node; PostgreSQL sends it on commit, once per transaction.
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// deliveryColumnsIn holds a batch of deliveries column by column, as arrays
-// for unnest.
-type deliveryColumnsIn struct {
-	id, ws, ev, sub, status []string
-	next, until             []*time.Time
-	created                 []time.Time
-	owner                   []string
-}
-
-func (c *deliveryColumnsIn) add(e *store.Event, d *store.Delivery) {
-	c.id = append(c.id, d.ID)
-	c.ws = append(c.ws, e.WorkspaceID)
-	c.ev = append(c.ev, e.ID)
-	c.sub = append(c.sub, d.SubscriptionID)
-	c.status = append(c.status, d.Status)
-	c.next = append(c.next, d.NextAttemptAt)
-	c.created = append(c.created, d.CreatedAt)
-	c.owner = append(c.owner, d.LeaseOwner)
-	c.until = append(c.until, d.LeaseUntil)
 }
 
 // claimIdempotencyKey returns the first event stored under ne's key within

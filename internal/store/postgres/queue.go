@@ -1,7 +1,8 @@
 // The delivery queue: claiming due deliveries with FOR UPDATE SKIP LOCKED
 // under leases, so nodes never wait on each other's rows; writing results
-// back in pipelined batches; counting failures toward auto-disable under the
-// subscription's row lock, so the count is right across nodes.
+// back a batch at a time, in set-based statements rather than one per result;
+// counting failures toward auto-disable under the subscription's row lock,
+// so the count is right across nodes.
 package postgres
 
 import (
@@ -61,44 +62,31 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		now := time.Now()
 		// Lock the subscriptions this batch counts for, in id order: ingest
 		// (FOR SHARE) and other nodes' completers lock them in the same
-		// order, so they wait for each other instead of deadlocking.
+		// order, so they wait for each other instead of deadlocking. Until
+		// commit only this batch changes what is read here, so step 3 works
+		// out the new counts and statuses itself.
 		var subIDs []string
 		for i := range outcomes {
 			subIDs = append(subIDs, outcomes[i].SubscriptionID)
 		}
 		slices.Sort(subIDs)
-		if _, err := tx.Exec(ctx, `SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`,
-			slices.Compact(subIDs)); err != nil {
+		rows, err := tx.Query(ctx, `SELECT id, status, consecutive_failures, failure_threshold FROM subscriptions
+			WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, slices.Compact(subIDs))
+		if err != nil {
+			return err
+		}
+		subs := map[string]*subscriptionCount{} // absent: deleted
+		var id string
+		var c subscriptionCount
+		if _, err := pgx.ForEachRow(rows, []any{&id, &c.status, &c.failures, &c.threshold}, func() error {
+			subs[id] = new(c)
+			return nil
+		}); err != nil {
 			return err
 		}
 		// 1. Delivery rows; one that is gone (deleted meanwhile) records nothing.
-		b := &pgx.Batch{}
-		for i := range outcomes {
-			o := &outcomes[i]
-			n := 0
-			if o.Attempt != nil {
-				n = 1
-			}
-			var next *time.Time
-			if o.Status == store.DeliveryPending {
-				next = &o.NextAttemptAt
-			}
-			b.Queue(`UPDATE deliveries SET status = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = coalesce($4, last_error),
-				lease_owner = NULL, lease_until = NULL, updated_at = $5
-				WHERE id = $6 AND ($7 = '' OR (status = 'sending' AND lease_owner = $7))`,
-				o.Status, n, next, o.LastError(), now, o.DeliveryID, o.Owner)
-		}
-		live := make([]bool, len(outcomes))
-		br := tx.SendBatch(ctx, b)
-		for i := range outcomes {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return err
-			}
-			live[i] = tag.RowsAffected() > 0
-		}
-		if err := br.Close(); err != nil {
+		live, err := completeRows(ctx, tx, outcomes, now)
+		if err != nil {
 			return err
 		}
 		// 2. Attempts, with COPY.
@@ -113,12 +101,14 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				return err
 			}
 		}
-		// 3. Failure counts, in order, under each subscription's row lock.
+		// 3. Failure counts, in order: a success resets the count; a failure
+		// adds one and disables an active subscription at its threshold, or
+		// at once when gone. Each subscription changed is written once.
 		retried := map[string]bool{}
-		clean := map[string]bool{} // subscriptions whose count is 0 as of now
 		for i := range outcomes {
 			o := &outcomes[i]
-			if !live[i] {
+			s := subs[o.SubscriptionID]
+			if !live[i] || s == nil {
 				continue
 			}
 			if o.Status == store.DeliveryPending {
@@ -126,46 +116,48 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			}
 			switch {
 			case o.Success:
-				// After a success in this batch the count is 0 already.
-				if clean[o.SubscriptionID] {
-					continue
-				}
-				clean[o.SubscriptionID] = true
-				if _, err := tx.Exec(ctx, `UPDATE subscriptions SET consecutive_failures = 0
-					WHERE id = $1 AND consecutive_failures <> 0`, o.SubscriptionID); err != nil {
-					return err
-				}
+				s.changed = s.changed || s.failures != 0
+				s.failures = 0
 			case o.CountFailure || o.Gone:
-				delete(clean, o.SubscriptionID)
-				var status string
-				var reached bool
-				err := tx.QueryRow(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
-					WHERE id = $1 RETURNING status, consecutive_failures >= failure_threshold`, o.SubscriptionID).Scan(&status, &reached)
-				if err == pgx.ErrNoRows {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if status == store.SubscriptionActive && (o.Gone || reached) {
-					if _, err := tx.Exec(ctx, `UPDATE subscriptions SET status = 'disabled', updated_at = $2 WHERE id = $1`,
-						o.SubscriptionID, now); err != nil {
-						return err
-					}
-					status = store.SubscriptionDisabled
+				s.failures++
+				s.changed = true
+				if s.status == store.SubscriptionActive && (o.Gone || s.failures >= s.threshold) {
+					s.status, s.disabled = store.SubscriptionDisabled, true
 					disabled = append(disabled, o.SubscriptionID)
 				}
-				if status != store.SubscriptionActive {
+				if s.status != store.SubscriptionActive {
 					retried[o.SubscriptionID] = true
 				}
 			}
 		}
+		var changedIDs []string
+		var failures []int32
+		var disable []bool
+		for id, s := range subs {
+			if s.changed {
+				changedIDs, failures, disable = append(changedIDs, id), append(failures, s.failures), append(disable, s.disabled)
+			}
+		}
+		if len(changedIDs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions s SET consecutive_failures = c.failures,
+					status = CASE WHEN c.disable THEN 'disabled' ELSE s.status END,
+					updated_at = CASE WHEN c.disable THEN $4 ELSE s.updated_at END
+				FROM unnest($1::text[], $2::int[], $3::bool[]) AS c(id, failures, disable)
+				WHERE s.id = c.id`, changedIDs, failures, disable, now); err != nil {
+				return err
+			}
+		}
 		// 4. Deliveries put back to pending for a subscription that is not
 		// active are held instead.
-		for subID := range retried {
+		var hold []string
+		for id := range retried {
+			if subs[id].status != store.SubscriptionActive {
+				hold = append(hold, id)
+			}
+		}
+		if len(hold) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
-				WHERE subscription_id = $2 AND status = 'pending'
-				AND (SELECT status FROM subscriptions WHERE id = $2) <> 'active'`, now, subID); err != nil {
+				WHERE subscription_id = ANY($2) AND status = 'pending'`, now, hold); err != nil {
 				return err
 			}
 		}
@@ -178,6 +170,75 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		return nil
 	})
 	return disabled, err
+}
+
+// subscriptionCount is a subscription's failure count and status as a
+// batch of outcomes leaves them.
+type subscriptionCount struct {
+	status              string
+	failures, threshold int32
+	changed, disabled   bool
+}
+
+// completeRows writes outcomes to their deliveries and reports which
+// applied: those whose delivery exists and, for an outcome with an Owner, is
+// still sending under that owner's lease. Each round is one set-based
+// UPDATE, and a statement updates a row at most once, so an outcome naming a
+// delivery that an earlier one in the batch named too (a node whose lease
+// ran out can claim a delivery again while still holding it) goes in a later
+// round: outcomes apply in batch order, as one UPDATE each would.
+func completeRows(ctx context.Context, tx pgx.Tx, outcomes []store.Outcome, now time.Time) ([]bool, error) {
+	live := make([]bool, len(outcomes))
+	round := make([]int, len(outcomes))
+	seen := make(map[string]int, len(outcomes))
+	rounds := 0
+	for i := range outcomes {
+		round[i] = seen[outcomes[i].DeliveryID]
+		seen[outcomes[i].DeliveryID]++
+		rounds = max(rounds, round[i]+1)
+	}
+	for r := range rounds {
+		var at []int // the round's outcomes, by index into outcomes
+		var ids, owners, statuses []string
+		var added []int32
+		var next []*time.Time
+		var lastErr []*string
+		for i := range outcomes {
+			if round[i] != r {
+				continue
+			}
+			o := &outcomes[i]
+			n := int32(0)
+			if o.Attempt != nil {
+				n = 1
+			}
+			var t *time.Time
+			if o.Status == store.DeliveryPending {
+				t = &o.NextAttemptAt
+			}
+			at = append(at, i)
+			ids, owners, statuses = append(ids, o.DeliveryID), append(owners, o.Owner), append(statuses, o.Status)
+			added, next, lastErr = append(added, n), append(next, t), append(lastErr, o.LastError())
+		}
+		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = o.status, attempts = d.attempts + o.added,
+				next_attempt_at = o.next, last_error = coalesce(o.last_error, d.last_error),
+				lease_owner = NULL, lease_until = NULL, updated_at = $7
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[])
+				WITH ORDINALITY AS o(id, owner, status, added, next, last_error, nth)
+			WHERE d.id = o.id AND (o.owner = '' OR (d.status = 'sending' AND d.lease_owner = o.owner))
+			RETURNING o.nth`, ids, owners, statuses, added, next, lastErr, now)
+		if err != nil {
+			return nil, err
+		}
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, err
+		}
+		for _, nth := range applied {
+			live[at[nth-1]] = true
+		}
+	}
+	return live, nil
 }
 
 var attemptColumns = []string{"id", "delivery_id", "event_id", "event_type", "subscription_id", "workspace_id",
