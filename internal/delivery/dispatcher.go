@@ -17,12 +17,15 @@ import (
 )
 
 // Tuning. Leases are short so that a dead node's work is taken over soon,
-// and renewed by a heartbeat while this node holds them.
+// and renewed by a heartbeat while this node holds them. Queues are deep
+// (64 sends' worth per request in flight, within maxInMemory for all): a
+// delivery that finds room is handed over at publish and written twice,
+// one that does not is stored pending and costs a claim, a third write.
 const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
-	queueFactor   = 8
+	queueFactor   = 64
 	leaseDuration = 30 * time.Second
 	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
@@ -203,9 +206,11 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 func (d *Dispatcher) fill(ctx context.Context) bool {
 	for ctx.Err() == nil {
 		d.mu.Lock()
-		room := min(maxInMemory-d.inMemory, claimBatch)
-		var skip []string
 		perSub := d.opt.Concurrency * queueFactor
+		// No more than one queue's worth: a claim then needs no
+		// per-subscription cap, which costs the store a sort.
+		room := min(maxInMemory-d.inMemory, claimBatch, perSub)
+		var skip []string
 		for subID, q := range d.queues {
 			if len(q.items)+q.reserved >= perSub {
 				skip = append(skip, subID)
