@@ -21,20 +21,25 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 			args = append(args, s)
 		}
 	}
-	// Look at a window of the earliest due deliveries, and from it take at
-	// most PerSubscription of each subscription. The window is read from
-	// deliveries_due alone, which carries subscription_id, by rowid.
-	args = append(args, 4*c.Limit, c.PerSubscriptionCap(), c.Limit)
+	// The earliest due deliveries, read from deliveries_due alone (it
+	// carries subscription_id) by rowid. When the cap can bind, look at a
+	// window of them and take at most PerSubscription of each subscription;
+	// the window costs a sort, so a claim the cap cannot bind skips it.
+	due := `SELECT rowid AS rid, subscription_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending' AND next_attempt_at <= ?` + skip + ` ORDER BY next_attempt_at LIMIT ?`
+	pick := `SELECT rid FROM (` + due + `)`
+	if c.PerSubscriptionCap() < c.Limit {
+		pick = `SELECT rid FROM (SELECT rid, next_attempt_at,
+			row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth FROM (` + due + `))
+			WHERE nth <= ? ORDER BY next_attempt_at LIMIT ?`
+		args = append(args, 4*c.Limit, c.PerSubscriptionCap(), c.Limit)
+	} else {
+		args = append(args, c.Limit)
+	}
 	var claimed []store.Delivery
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE rowid IN (SELECT rid FROM (
-				SELECT rid, next_attempt_at,
-					row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
-				FROM (SELECT rowid AS rid, subscription_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
-					WHERE status = 'pending' AND next_attempt_at <= ?`+skip+`
-					ORDER BY next_attempt_at LIMIT ?))
-				WHERE nth <= ? ORDER BY next_attempt_at LIMIT ?)
+			WHERE rowid IN (`+pick+`)
 			RETURNING `+deliveryColumns, args...)
 		if err != nil {
 			return err
