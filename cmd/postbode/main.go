@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/postbode/postbode/internal/app"
@@ -29,6 +30,9 @@ Usage:
   postbode version          print the version
 `
 
+// defaultGCPercent is the garbage collector's target unless GOGC is set.
+const defaultGCPercent = 200
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -36,6 +40,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Postbode's live heap is small (tens of MiB) and it allocates per
+	// request, so Go's default GOGC of 100 spends a tenth of the CPU on
+	// garbage collection. 200 cuts that about in half for a heap about half
+	// again as large (docs/performance.md); GOGC in the environment wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	var err error
 	switch os.Args[1] {
 	case "serve":
