@@ -68,7 +68,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:       a.Metrics,
 		Log:           log,
 	})
-	a.ingest = ingest.New(st, a.dispatcher, a.Metrics, log)
+	// SQLite has one writer connection; on PostgreSQL a second group commit
+	// gathers and runs while the first waits for its flush.
+	writers := 1
+	if cfg.Database != "" {
+		writers = 2
+	}
+	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log)
 	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
 		Released: a.dispatcher.Notify}
 	apiServer := api.New(api.Options{

@@ -61,6 +61,7 @@ type Dispatch interface {
 type Ingester struct {
 	store    store.Store
 	dispatch Dispatch
+	writers  int // group commits in flight at once
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	reqs     chan *request
@@ -89,9 +90,12 @@ type reply struct {
 	err error
 }
 
-// New returns an Ingester that hands its deliveries to dispatch.
-func New(s store.Store, dispatch Dispatch, m *metrics.Metrics, log *slog.Logger) *Ingester {
-	return &Ingester{store: s, dispatch: dispatch, metrics: m, log: log,
+// New returns an Ingester that hands its deliveries to dispatch and
+// commits with writers transactions at a time: one for an engine with a
+// single writer (SQLite), more where concurrent transactions overlap their
+// round trips and flushes (PostgreSQL).
+func New(s store.Store, dispatch Dispatch, writers int, m *metrics.Metrics, log *slog.Logger) *Ingester {
+	return &Ingester{store: s, dispatch: dispatch, writers: max(writers, 1), metrics: m, log: log,
 		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, labels: map[[2]string]string{}}
 }
 
@@ -246,15 +250,29 @@ func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subsc
 	return subs, nil
 }
 
-// Run is the group-commit writer; it returns when ctx ends, after failing
-// whatever is still queued.
+// Run runs the group-commit writers; it returns when ctx ends, after
+// failing whatever is still queued.
 func (in *Ingester) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range in.writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.write(ctx)
+		}()
+	}
+	wg.Wait()
+	in.drainClosed()
+	close(in.stopped)
+}
+
+// write is one group-commit writer: it takes whatever publishes are queued
+// (up to maxBatch events) into one transaction, until ctx ends.
+func (in *Ingester) write(ctx context.Context) {
 	batch := make([]*request, 0, maxBatch)
 	for {
 		select {
 		case <-ctx.Done():
-			in.drainClosed()
-			close(in.stopped)
 			return
 		case r := <-in.reqs:
 			batch = append(batch[:0], r)
