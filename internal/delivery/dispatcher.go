@@ -47,7 +47,8 @@ type Dispatcher struct {
 	sender *Sender
 	opt    Options
 
-	wake    chan struct{}
+	wake    chan struct{} // new work may be due
+	room    chan struct{} // a queue drained to half
 	results chan outcome
 
 	mu       sync.Mutex
@@ -79,6 +80,7 @@ func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
 	return &Dispatcher{
 		store: s, sender: sender, opt: opt,
 		wake:    make(chan struct{}, 1),
+		room:    make(chan struct{}, 1),
 		results: make(chan outcome, 4096),
 		queues:  map[string]*subQueue{},
 		targets: map[string]*target{},
@@ -87,9 +89,12 @@ func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
 }
 
 // Notify tells the dispatcher that new work may be due. It never blocks.
-func (d *Dispatcher) Notify() {
+func (d *Dispatcher) Notify() { signal(d.wake) }
+
+// signal sets a wake-up channel without blocking.
+func signal(c chan struct{}) {
 	select {
-	case d.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -172,11 +177,21 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 func (d *Dispatcher) fetchLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// parked: the due work left behind belongs to full queues only. New
+	// work then waits for a queue to drain to half, or for the next poll
+	// (20 ms), rather than waking a claim per publish that would find
+	// nothing to take after reading past the whole backlog.
+	parked := false
 	for {
+		wake := d.wake
+		if parked {
+			wake = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.wake:
+		case <-wake:
+		case <-d.room:
 		case <-timer.C:
 		}
 		// Claiming is a write transaction; a read first says whether
@@ -185,6 +200,7 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 		if next, ok, err := d.store.NextDue(ctx); err != nil || (ok && !next.After(time.Now())) {
 			more = d.fill(ctx)
 		}
+		parked = more
 		wait := idlePoll
 		if more {
 			wait = 20 * time.Millisecond
@@ -339,7 +355,7 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		refill := len(q.items) == d.opt.Concurrency*queueFactor/2
 		d.mu.Unlock()
 		if refill {
-			d.Notify()
+			signal(d.room)
 		}
 		d.results <- d.deliver(ctx, subID, &cd)
 	}
