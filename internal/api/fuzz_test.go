@@ -94,6 +94,67 @@ func FuzzDecodeSubscription(f *testing.F) {
 	})
 }
 
+// FuzzPublishBatch feeds arbitrary bytes as the body of POST …/events/batch
+// through the node's real handler. The answer is a 202 naming one stored
+// event per event sent, in order, or a 4xx with the JSON error shape whose
+// 422 message names the field; never a 5xx.
+func FuzzPublishBatch(f *testing.F) {
+	srv := apptest.Start(f)
+	ws := srv.Workspace(f, "invoice.paid", "order.created")
+	path := "/api/v1/workspaces/" + ws + "/events/batch"
+
+	for _, seed := range []string{
+		`{"events":[{"type":"invoice.paid","data":{}}]}`,
+		`{"events":[{"type":"invoice.paid","data":1,"user_id":"u","subject":"s","idempotency_key":"k"},{"type":"order.created","data":"x"}]}`,
+		`{"events":[{"type":"invoice.paid","data":{}},{"type":"invoice.void","data":{}}]}`,
+		`{"events":[{"type":"invoice.paid"}]}`, `{"events":[null]}`, `{"events":[[]]}`, `{"events":[1]}`,
+		`{"events":[{"type":"invoice.paid","data":{},"extra":1}]}`, `{"events":[]}`, `{"events":null}`,
+		`{"events":{}}`, `{}`, `[]`, `null`, ``, `{"events":[{"type":"invoice.paid","data":{}}]} x`,
+		`{"events":[` + strings.Repeat(`{"type":"invoice.paid","data":1},`, 1000) + `{"type":"invoice.paid","data":1}]}`,
+		`{"events":[{"type":"invoice.paid","data":{},"user_id":"\ud800"}]}`, "{\"events\":[{\"type\":\"\xff\"}]}",
+	} {
+		f.Add([]byte(seed))
+	}
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apptest.Token)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.App.Handler.ServeHTTP(rec, req)
+
+		status, out := rec.Code, rec.Body.Bytes()
+		switch {
+		case status == http.StatusAccepted:
+			var sent struct{ Events []json.RawMessage }
+			var got struct{ Events []struct{ ID, Type string } }
+			if err := json.Unmarshal(body, &sent); err != nil {
+				t.Fatalf("body %q: 202 for a body that is not a batch: %s", body, out)
+			}
+			if err := json.Unmarshal(out, &got); err != nil || len(got.Events) != len(sent.Events) {
+				t.Fatalf("body %q: 202 for %d events answered %s", body, len(sent.Events), out)
+			}
+			for i, e := range got.Events {
+				if !strings.HasPrefix(e.ID, "evt_") || (e.Type != "invoice.paid" && e.Type != "order.created") {
+					t.Fatalf("body %q: events[%d] answered %+v", body, i, e)
+				}
+			}
+		case status >= 400 && status < 500:
+			var e errorBody
+			dec := json.NewDecoder(bytes.NewReader(out))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Code == "" || strings.TrimSpace(e.Error.Message) == "" {
+				t.Fatalf("body %q: %d without the error shape: %s", body, status, out)
+			}
+			if status == http.StatusUnprocessableEntity && !strings.Contains(e.Error.Message, ":") {
+				t.Fatalf("body %q: 422 whose message names no field: %q", body, e.Error.Message)
+			}
+		default:
+			t.Fatalf("body %q: status %d, want 202 or a 4xx: %s", body, status, out)
+		}
+	})
+}
+
 var errDialed = errors.New("dialed")
 
 // sendable reports whether Go's HTTP client would send a delivery request to
