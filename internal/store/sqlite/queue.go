@@ -110,7 +110,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 			return err
 		}
 		defer countFailure.Close()
-		disable, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET status = 'disabled' WHERE id = ?`)
+		disable, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET status = 'disabled', updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				// Only an active subscription is disabled (and reported): a
 				// paused one stays paused, a disabled one was reported before.
 				if status == store.SubscriptionActive && (o.Gone || reached) {
-					if _, err := disable.ExecContext(ctx, o.SubscriptionID); err != nil {
+					if _, err := disable.ExecContext(ctx, now, o.SubscriptionID); err != nil {
 						return err
 					}
 					status = store.SubscriptionDisabled

@@ -177,6 +177,9 @@ func completeTests() []test {
 					if sub.Status != store.SubscriptionDisabled {
 						t.Errorf("status %s at the threshold, want disabled", sub.Status)
 					}
+					if !sub.UpdatedAt.After(s.UpdatedAt) {
+						t.Errorf("updated_at %v after the auto-disable, want it moved on from %v", sub.UpdatedAt, s.UpdatedAt)
+					}
 				} else if len(disabled) != 0 || sub.Status != store.SubscriptionActive {
 					t.Errorf("below the threshold: disabled %v, status %s", disabled, sub.Status)
 				}
