@@ -317,6 +317,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		nes = append(nes, r.nes...)
 	}
 	res, err := in.store.InsertEvents(ctx, nes)
+	if err == nil && len(res) != len(nes) {
+		err = fmt.Errorf("the store answered %d results for %d events", len(res), len(nes))
+	}
 	if err != nil && len(batch) > 1 && ctx.Err() == nil {
 		in.log.Warn("group commit failed; writing publishes one by one", "err", err, "events", len(nes))
 		for _, r := range batch {
