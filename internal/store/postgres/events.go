@@ -3,9 +3,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,25 +20,44 @@ import (
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(tx pgx.Tx) error {
+		// Keys first, in (workspace, key) order: claiming one locks its row
+		// until commit, and two transactions (another node's, or this
+		// node's other group commit) claiming the same keys in different
+		// orders would deadlock. The sort is stable, so of two events with
+		// one key the first in the batch wins, as it would in batch order.
+		var keyed []int
+		for i := range events {
+			if events[i].IdempotencyKey != "" {
+				keyed = append(keyed, i)
+			}
+		}
+		slices.SortStableFunc(keyed, func(a, b int) int {
+			ea, eb := &events[a], &events[b]
+			return cmp.Or(strings.Compare(ea.Event.WorkspaceID, eb.Event.WorkspaceID),
+				strings.Compare(ea.IdempotencyKey, eb.IdempotencyKey))
+		})
+		pending := map[string]*store.Event{}
+		for _, i := range keyed {
+			ne := &events[i]
+			first, err := claimIdempotencyKey(ctx, tx, ne, pending)
+			if err != nil {
+				return err
+			}
+			if first != nil {
+				out[i] = store.InsertResult{Event: *first, Duplicate: true}
+				continue
+			}
+			pending[ne.Event.ID] = &ne.Event
+		}
 		var eventRows [][]any
 		var subIDs []string
-		pending := map[string]*store.Event{}
 		for i := range events {
-			ne := &events[i]
-			e := &ne.Event
-			if ne.IdempotencyKey != "" {
-				first, err := claimIdempotencyKey(ctx, tx, ne, pending)
-				if err != nil {
-					return err
-				}
-				if first != nil {
-					out[i] = store.InsertResult{Event: *first, Duplicate: true}
-					continue
-				}
+			if out[i].Duplicate {
+				continue
 			}
-			pending[e.ID] = e
+			e := &events[i].Event
 			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt})
-			for _, d := range ne.Deliveries {
+			for _, d := range events[i].Deliveries {
 				subIDs = append(subIDs, d.SubscriptionID)
 			}
 			out[i] = store.InsertResult{Event: *e}

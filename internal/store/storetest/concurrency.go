@@ -16,6 +16,52 @@ import (
 func concurrencyTests() []test {
 	return []test{
 		{"InsertAndClaimAtOnce", testInsertAndClaim},
+		{"SameKeysInOtherOrders", testSameKeysInOtherOrders},
+	}
+}
+
+// testSameKeysInOtherOrders inserts, at once, batches that carry the same
+// idempotency keys in opposite orders, as two nodes (or one node's two
+// group commits) may. Every insert must succeed (no deadlock between
+// them), and every key must end up with exactly one event.
+func testSameKeysInOtherOrders(t *testing.T, f *fixture) {
+	const rounds, keys = 20, 5
+	s := f.newSub("")
+	batch := func(round int, reverse bool) []store.NewEvent {
+		var nes []store.NewEvent
+		for k := range keys {
+			if reverse {
+				k = keys - 1 - k
+			}
+			ne := f.routed(f.newEvent(t0), s)
+			ne.IdempotencyKey, ne.IdempotencySince = fmt.Sprintf("order-%d-%d", round, k), t0.Add(-time.Hour)
+			nes = append(nes, ne)
+		}
+		return nes
+	}
+	for round := range rounds {
+		a, b := batch(round, false), batch(round, true)
+		var wg sync.WaitGroup
+		results := make([][]store.InsertResult, 2)
+		errs := make([]error, 2)
+		for i, nes := range [][]store.NewEvent{a, b} {
+			wg.Go(func() { results[i], errs[i] = f.s.InsertEvents(f.ctx, nes) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, batch %d: InsertEvents: %v", round, i, err)
+			}
+		}
+		// Key k is a[k] and b[keys-1-k]: one of the two is the first, the
+		// other a duplicate answering with the first's event.
+		for k := range keys {
+			ra, rb := results[0][k], results[1][keys-1-k]
+			if ra.Duplicate == rb.Duplicate || ra.Event.ID != rb.Event.ID {
+				t.Errorf("round %d, key %d: answers %s (duplicate %v) and %s (duplicate %v), want one event, once new",
+					round, k, ra.Event.ID, ra.Duplicate, rb.Event.ID, rb.Duplicate)
+			}
+		}
 	}
 }
 
