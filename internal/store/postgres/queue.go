@@ -104,7 +104,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		// 3. Failure counts, in order: a success resets the count; a failure
 		// adds one and disables an active subscription at its threshold, or
 		// at once when gone. Each subscription changed is written once.
-		retried := map[string]bool{}
+		var retried []int // outcomes that put their delivery back to pending
 		for i := range outcomes {
 			o := &outcomes[i]
 			s := subs[o.SubscriptionID]
@@ -112,7 +112,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				continue
 			}
 			if o.Status == store.DeliveryPending {
-				retried[o.SubscriptionID] = true
+				retried = append(retried, i)
 			}
 			switch {
 			case o.Success:
@@ -124,9 +124,6 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				if s.status == store.SubscriptionActive && (o.Gone || s.failures >= s.threshold) {
 					s.status, s.disabled = store.SubscriptionDisabled, true
 					disabled = append(disabled, o.SubscriptionID)
-				}
-				if s.status != store.SubscriptionActive {
-					retried[o.SubscriptionID] = true
 				}
 			}
 		}
@@ -147,17 +144,26 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				return err
 			}
 		}
-		// 4. Deliveries put back to pending for a subscription that is not
-		// active are held instead.
+		// 4. A subscription this batch disabled has every pending delivery
+		// held. One that was not active already had them held when it
+		// stopped (and ingest holds new ones), so of its deliveries only
+		// those this batch put back to pending are held: by id, not by a
+		// scan of the subscription.
+		if len(disabled) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
+				WHERE subscription_id = ANY($2) AND status = 'pending'`, now, disabled); err != nil {
+				return err
+			}
+		}
 		var hold []string
-		for id := range retried {
-			if subs[id].status != store.SubscriptionActive {
-				hold = append(hold, id)
+		for _, i := range retried {
+			if s := subs[outcomes[i].SubscriptionID]; s.status != store.SubscriptionActive && !s.disabled {
+				hold = append(hold, outcomes[i].DeliveryID)
 			}
 		}
 		if len(hold) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
-				WHERE subscription_id = ANY($2) AND status = 'pending'`, now, hold); err != nil {
+				WHERE id = ANY($2) AND status = 'pending'`, now, hold); err != nil {
 				return err
 			}
 		}

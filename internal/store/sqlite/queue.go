@@ -117,7 +117,8 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		defer disable.Close()
 
 		now := micros(time.Now())
-		retried := map[string]bool{}
+		retried := map[string][]string{} // deliveries put back to pending, by subscription
+		disabledNow := map[string]bool{}
 		clean := map[string]bool{} // subscriptions whose count is 0 as of now
 		for i := range outcomes {
 			o := &outcomes[i]
@@ -139,7 +140,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 				continue // deleted meanwhile, with its subscription or event: nothing to record
 			}
 			if o.Status == store.DeliveryPending {
-				retried[o.SubscriptionID] = true
+				retried[o.SubscriptionID] = append(retried[o.SubscriptionID], o.DeliveryID)
 			}
 			if o.Attempt != nil {
 				if err := execAttempt(ctx, insAttempt, o.Attempt); err != nil {
@@ -173,26 +174,47 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 					if _, err := disable.ExecContext(ctx, now, o.SubscriptionID); err != nil {
 						return err
 					}
-					status = store.SubscriptionDisabled
 					disabled = append(disabled, o.SubscriptionID)
-				}
-				if status != store.SubscriptionActive {
-					retried[o.SubscriptionID] = true
+					disabledNow[o.SubscriptionID] = true
 				}
 			}
 		}
-		// Deliveries put back to pending for a subscription that is not
-		// active (now or already) are held instead.
-		for subID := range retried {
+		// A subscription this batch disabled has every pending delivery
+		// held. One that was not active already had them held when it
+		// stopped (and ingest holds new ones), so of its deliveries only
+		// those this batch put back to pending are held: by id, not by a
+		// scan of the subscription.
+		for subID := range disabledNow {
+			if err := holdPending(ctx, tx, now, subID); err != nil {
+				return err
+			}
+		}
+		for subID, ids := range retried {
+			if disabledNow[subID] {
+				continue
+			}
+			args := []any{now, subID}
+			for _, id := range ids {
+				args = append(args, id)
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'held', updated_at = ?
-				WHERE subscription_id = ? AND status = 'pending'
-				AND (SELECT status FROM subscriptions WHERE id = ?) <> 'active'`, now, subID, subID); err != nil {
+				WHERE (SELECT status FROM subscriptions WHERE id = ?) <> 'active'
+				AND status = 'pending' AND id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return disabled, err
+}
+
+// holdPending holds every pending delivery of a subscription. It reads
+// deliveries_due, the pending ones only, rather than the subscription's
+// whole history.
+func holdPending(ctx context.Context, tx *sql.Tx, now int64, subID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries INDEXED BY deliveries_due SET status = 'held', updated_at = ?
+		WHERE status = 'pending' AND subscription_id = ?`, now, subID)
+	return err
 }
 
 const insertAttemptSQL = `INSERT INTO attempts (id, delivery_id, event_id, event_type, subscription_id, workspace_id,

@@ -164,8 +164,7 @@ func setHeld(ctx context.Context, tx *sql.Tx, subID string, active bool, now tim
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
 			WHERE subscription_id = ? AND status = 'held'`, micros(now), micros(now), subID)
 	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'held', updated_at = ?
-			WHERE subscription_id = ? AND status = 'pending'`, micros(now), subID)
+		err = holdPending(ctx, tx, micros(now), subID)
 	}
 	return err
 }
