@@ -18,14 +18,17 @@ import (
 
 // Tuning. Leases are short so that a dead node's work is taken over soon,
 // and renewed by a heartbeat while this node holds them. Queues are deep
-// (64 sends' worth per request in flight, within maxInMemory for all): a
-// delivery that finds room is handed over at publish and written twice,
-// one that does not is stored pending and costs a claim, a third write.
+// while memory is plentiful: a delivery that finds room is handed over at
+// publish and written twice, one that does not is stored pending and costs
+// a claim, a third write. Once half of maxInMemory is in use they are
+// shallow, so that a few slow subscriptions cannot take the memory every
+// other subscription needs.
 const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
-	queueFactor   = 64
+	deepQueue     = 64 // places per request in flight, while memory is plentiful
+	shallowQueue  = 8  // and once it is not
 	leaseDuration = 30 * time.Second
 	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
@@ -222,7 +225,7 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 func (d *Dispatcher) fill(ctx context.Context) bool {
 	for ctx.Err() == nil {
 		d.mu.Lock()
-		perSub := d.opt.Concurrency * queueFactor
+		perSub := d.queueCap()
 		// No more than one queue's worth: a claim then needs no
 		// per-subscription cap, which costs the store a sort.
 		room := min(maxInMemory-d.inMemory, claimBatch, perSub)
@@ -262,6 +265,14 @@ func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDeliver
 		subID := cd.Delivery.SubscriptionID
 		d.push(ctx, subID, d.queue(subID), cd)
 	}
+}
+
+// queueCap is how many deliveries one subscription's queue holds; d.mu is held.
+func (d *Dispatcher) queueCap() int {
+	if d.inMemory >= maxInMemory/2 {
+		return d.opt.Concurrency * shallowQueue
+	}
+	return d.opt.Concurrency * deepQueue
 }
 
 // queue returns a subscription's queue, made if needed; d.mu is held.
@@ -305,7 +316,7 @@ func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, o
 		return "", 0, false
 	}
 	q := d.queue(subID)
-	if len(q.items)+q.reserved >= d.opt.Concurrency*queueFactor {
+	if len(q.items)+q.reserved >= d.queueCap() {
 		return "", 0, false
 	}
 	q.reserved++
@@ -352,7 +363,7 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		// Half empty: wake the fetch loop now, so that a backlog in the
 		// store tops the queue up before it runs dry, rather than at the
 		// next poll.
-		refill := len(q.items) == d.opt.Concurrency*queueFactor/2
+		refill := len(q.items) == d.queueCap()/2
 		d.mu.Unlock()
 		if refill {
 			signal(d.room)

@@ -129,3 +129,38 @@ func TestDeliverDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestReserveShrinksQueuesUnderMemoryPressure: a subscription's queue takes
+// deep hand-offs while memory is plentiful, and only a shallow queue's worth
+// once half of maxInMemory is in use, so that slow subscriptions cannot
+// take the memory the others need.
+func TestReserveShrinksQueuesUnderMemoryPressure(t *testing.T) {
+	const conc = 4
+	tests := []struct {
+		name     string
+		inMemory int // held by other subscriptions
+		want     int // places Reserve grants one subscription
+	}{
+		{"memory free", 0, conc * deepQueue},
+		{"just under half", maxInMemory/2 - conc*deepQueue - 1, conc * deepQueue},
+		{"half in use", maxInMemory / 2, conc * shallowQueue},
+		{"nearly full", maxInMemory - 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := New(nil, nil, Options{Owner: "node_test", Concurrency: conc})
+			d.runCtx = t.Context()
+			d.inMemory = tt.inMemory
+			got := 0
+			for got < maxInMemory {
+				if _, _, ok := d.Reserve("sub_a"); !ok {
+					break
+				}
+				got++
+			}
+			if got != tt.want {
+				t.Errorf("Reserve granted %d places, want %d", got, tt.want)
+			}
+		})
+	}
+}
