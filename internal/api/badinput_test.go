@@ -451,6 +451,9 @@ func fieldCases() []badCase {
 			"events[0].idempotency_key", ""},
 	)
 	addAll("POST", evPath+"/batch", unproc, batchCases)
+	out = append(out, badCase{name: "POST " + evPath + "/batch/idempotency_key_header", method: "POST", path: evPath + "/batch",
+		body: `{"events":[{"type":"invoice.paid","data":{}}]}`, header: map[string]string{"Idempotency-Key": "k"},
+		status: unproc, code: "invalid_field", mention: "Idempotency-Key"})
 	out = append(out, badCase{name: "POST " + evPath + "/idempotency_key_too_long", method: "POST", path: evPath,
 		body: `{"type":"invoice.paid","data":{}}`, header: map[string]string{"Idempotency-Key": long(256)},
 		status: unproc, code: "invalid_field", mention: "Idempotency-Key"})

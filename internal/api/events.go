@@ -95,6 +95,9 @@ func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
+	if r.Header.Get("Idempotency-Key") != "" {
+		return 0, nil, invalid("Idempotency-Key", "is not used by batch publishes; give each event its own idempotency_key")
+	}
 	// Events are decoded one by one, so that an error names the event.
 	var in struct {
 		Events []json.RawMessage `json:"events"`

@@ -317,10 +317,13 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		nes = append(nes, r.nes...)
 	}
 	res, err := in.store.InsertEvents(ctx, nes)
+	retry := err != nil
 	if err == nil && len(res) != len(nes) {
+		// Committed, but the answer cannot be matched to the publishes:
+		// writing them again would store them twice.
 		err = fmt.Errorf("the store answered %d results for %d events", len(res), len(nes))
 	}
-	if err != nil && len(batch) > 1 && ctx.Err() == nil {
+	if retry && len(batch) > 1 && ctx.Err() == nil {
 		in.log.Warn("group commit failed; writing publishes one by one", "err", err, "events", len(nes))
 		for _, r := range batch {
 			in.commit(ctx, []*request{r})

@@ -7,20 +7,31 @@
 --
 -- deliveries_subscription keys on subscription_id and created_at only, which
 -- never change. Held deliveries, which enable releases, get a partial index of
--- their own. Pending ones of a subscription (holding them on pause or
--- disable) are found through deliveries_due, which carries subscription_id
--- for that.
+-- their own. deliveries_due carries subscription_id, so the pending
+-- deliveries of a subscription (holding them on pause or disable) are found
+-- among the pending ones only.
+--
+-- The new indexes are built CONCURRENTLY under new names, then swapped in,
+-- so that upgrading a node does not block writes to a large deliveries table
+-- while they build. That cannot run in a transaction; every step is safe to
+-- run again after a failure part way.
+
+-- +goose NO TRANSACTION
 
 -- +goose Up
-DROP INDEX deliveries_subscription;
-CREATE INDEX deliveries_subscription ON deliveries (subscription_id, created_at);
-CREATE INDEX deliveries_held ON deliveries (subscription_id) WHERE status = 'held';
-DROP INDEX deliveries_due;
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at, subscription_id) WHERE status = 'pending';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_subscription_v2 ON deliveries (subscription_id, created_at);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_held ON deliveries (subscription_id) WHERE status = 'held';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_due_v2 ON deliveries (next_attempt_at, subscription_id) WHERE status = 'pending';
+DROP INDEX CONCURRENTLY IF EXISTS deliveries_subscription;
+ALTER INDEX IF EXISTS deliveries_subscription_v2 RENAME TO deliveries_subscription;
+DROP INDEX CONCURRENTLY IF EXISTS deliveries_due;
+ALTER INDEX IF EXISTS deliveries_due_v2 RENAME TO deliveries_due;
 
 -- +goose Down
-DROP INDEX deliveries_due;
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
-DROP INDEX deliveries_held;
-DROP INDEX deliveries_subscription;
-CREATE INDEX deliveries_subscription ON deliveries (subscription_id, status, created_at);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_subscription_v1 ON deliveries (subscription_id, status, created_at);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_due_v1 ON deliveries (next_attempt_at) WHERE status = 'pending';
+DROP INDEX CONCURRENTLY IF EXISTS deliveries_held;
+DROP INDEX CONCURRENTLY IF EXISTS deliveries_subscription;
+ALTER INDEX IF EXISTS deliveries_subscription_v1 RENAME TO deliveries_subscription;
+DROP INDEX CONCURRENTLY IF EXISTS deliveries_due;
+ALTER INDEX IF EXISTS deliveries_due_v1 RENAME TO deliveries_due;
