@@ -116,68 +116,13 @@ func newMember(t *testing.T, srv *apptest.Server, email string) string {
 }
 
 // subscription is a subscription as the API shows it.
-type subscription struct {
-	ID                      string            `json:"id"`
-	WorkspaceID             string            `json:"workspace_id"`
-	Name                    string            `json:"name"`
-	Mode                    string            `json:"mode"`
-	URL                     string            `json:"url"`
-	EventTypes              []string          `json:"event_types"`
-	Status                  string            `json:"status"`
-	Payload                 string            `json:"payload"`
-	Format                  string            `json:"format"`
-	Headers                 map[string]string `json:"headers"`
-	SignatureScheme         string            `json:"signature_scheme"`
-	SignatureHeader         string            `json:"signature_header"`
-	Secret                  string            `json:"secret"`
-	PreviousSecretExpiresAt *time.Time        `json:"previous_secret_expires_at"`
-	TimeoutSeconds          int               `json:"timeout_seconds"`
-	FailureThreshold        int               `json:"failure_threshold"`
-	RetrySchedule           []string          `json:"retry_schedule"`
-	APIVersion              *string           `json:"api_version"`
-	ConsecutiveFailures     int               `json:"consecutive_failures"`
-	CreatedAt               time.Time         `json:"created_at"`
-	UpdatedAt               time.Time         `json:"updated_at"`
-}
-
-type delivery struct {
-	ID             string `json:"id"`
-	EventID        string `json:"event_id"`
-	SubscriptionID string `json:"subscription_id"`
-	Status         string `json:"status"`
-	Attempts       int    `json:"attempts"`
-}
-
-type event struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Data       json.RawMessage `json:"data"`
-	UserID     *string         `json:"user_id"`
-	Subject    *string         `json:"subject"`
-	CreatedAt  time.Time       `json:"created_at"`
-	Deliveries []delivery      `json:"deliveries"`
-}
-
-type attempt struct {
-	ID         string    `json:"id"`
-	DeliveryID string    `json:"delivery_id"`
-	EventID    string    `json:"event_id"`
-	EventType  string    `json:"event_type"`
-	CreatedAt  time.Time `json:"created_at"`
-	DurationMS *int64    `json:"duration_ms"`
-	Request    struct {
-		URL     string            `json:"url"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	} `json:"request"`
-	Response *struct {
-		Status  int               `json:"status"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	} `json:"response"`
-	Error     *string `json:"error"`
-	Succeeded bool    `json:"succeeded"`
-}
+// The API's JSON as these tests read it.
+type (
+	subscription = apptest.Subscription
+	delivery     = apptest.Delivery
+	event        = apptest.Event
+	attempt      = apptest.Attempt
+)
 
 func createSub(t *testing.T, srv *apptest.Server, ws string, body map[string]any) subscription {
 	t.Helper()
@@ -186,27 +131,12 @@ func createSub(t *testing.T, srv *apptest.Server, ws string, body map[string]any
 	return s
 }
 
-func publish(t *testing.T, srv *apptest.Server, ws, typ string, data any) string {
-	t.Helper()
-	var ev struct{ ID string }
-	srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/events", map[string]any{"type": typ, "data": data},
-		http.StatusAccepted, &ev)
-	return ev.ID
-}
-
-func getEvent(t *testing.T, srv *apptest.Server, ws, evt string) event {
-	t.Helper()
-	var e event
-	srv.JSON(t, "GET", "/api/v1/workspaces/"+ws+"/events/"+evt, nil, http.StatusOK, &e)
-	return e
-}
-
 // waitDeliveries waits until every delivery of the event has status.
 func waitDeliveries(t *testing.T, srv *apptest.Server, ws, evt string, n int, status string) event {
 	t.Helper()
 	var e event
 	eventually(t, 5*time.Second, fmt.Sprintf("%d deliveries of %s %s", n, evt, status), func() bool {
-		e = getEvent(t, srv, ws, evt)
+		e = srv.Event(t, ws, evt)
 		if len(e.Deliveries) != n {
 			return false
 		}
@@ -534,7 +464,7 @@ func TestSubscriptionDelete(t *testing.T) {
 		t.Errorf("list after DELETE: %+v, want only %s", p.Data, keep.ID)
 	}
 	// Events go only to what is left.
-	evt := publish(t, srv, ws, "invoice.paid", map[string]int{"n": 1})
+	evt := srv.Publish(t, ws, "invoice.paid", map[string]int{"n": 1})
 	e := waitDeliveries(t, srv, ws, evt, 1, store.DeliverySucceeded)
 	if e.Deliveries[0].SubscriptionID != keep.ID {
 		t.Errorf("delivery to %s, want %s", e.Deliveries[0].SubscriptionID, keep.ID)
@@ -680,7 +610,7 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the first event arrived %d times, want once", n)
 	}
-	if e := getEvent(t, srv, ws, first); len(e.Deliveries) != 1 || string(e.Data) != "1" {
+	if e := srv.Event(t, ws, first); len(e.Deliveries) != 1 || string(e.Data) != "1" {
 		t.Errorf("first event: %d deliveries, data %s; want 1 delivery and the first data", len(e.Deliveries), e.Data)
 	}
 }
@@ -773,7 +703,7 @@ func TestRotateSecret(t *testing.T) {
 	}
 
 	// Both secrets sign during the grace period.
-	publish(t, srv, ws, "invoice.paid", 1)
+	srv.Publish(t, ws, "invoice.paid", 1)
 	r := rc.Wait(t, 1, 5*time.Second)[0]
 	if sigs := strings.Fields(r.Header.Get("webhook-signature")); len(sigs) != 2 {
 		t.Errorf("webhook-signature %q, want two signatures", r.Header.Get("webhook-signature"))
@@ -806,7 +736,7 @@ func TestEnableDisable(t *testing.T) {
 		t.Fatalf("GET after disable: status %q, want paused", s.Status)
 	}
 	// New deliveries are held, not sent and not dropped.
-	evt := publish(t, srv, ws, "invoice.paid", 1)
+	evt := srv.Publish(t, ws, "invoice.paid", 1)
 	waitDeliveries(t, srv, ws, evt, 1, store.DeliveryHeld)
 	time.Sleep(200 * time.Millisecond)
 	if n := len(rc.Requests()); n != 0 {
@@ -840,7 +770,7 @@ func TestRecover(t *testing.T) {
 		"retry_schedule": []string{"10ms"}, "failure_threshold": 100})
 	path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID
 	start := time.Now().UTC()
-	evts := []string{publish(t, srv, ws, "invoice.paid", 1), publish(t, srv, ws, "invoice.paid", 2)}
+	evts := []string{srv.Publish(t, ws, "invoice.paid", 1), srv.Publish(t, ws, "invoice.paid", 2)}
 	for _, evt := range evts {
 		waitDeliveries(t, srv, ws, evt, 1, store.DeliveryFailed)
 	}
@@ -872,13 +802,13 @@ func TestRecover(t *testing.T) {
 	// An auto-disabled subscription: recover releases its held deliveries and makes it active.
 	failing.Store(true)
 	srv.JSON(t, "PATCH", path, `{"failure_threshold":1}`, http.StatusOK, nil)
-	evt := publish(t, srv, ws, "invoice.paid", 3)
+	evt := srv.Publish(t, ws, "invoice.paid", 3)
 	eventually(t, 5*time.Second, "auto-disable", func() bool {
 		var s subscription
 		srv.JSON(t, "GET", path, nil, http.StatusOK, &s)
 		return s.Status == store.SubscriptionDisabled
 	})
-	held := publish(t, srv, ws, "invoice.paid", 4)
+	held := srv.Publish(t, ws, "invoice.paid", 4)
 	waitDeliveries(t, srv, ws, held, 1, store.DeliveryHeld)
 	failing.Store(false)
 	if n := recoverSince(start); n != 2 {
@@ -898,7 +828,7 @@ func TestResend(t *testing.T) {
 	rc := apptest.NewReceiver(t, nil)
 	ws := srv.Workspace(t, "invoice.paid")
 	sub := createSub(t, srv, ws, map[string]any{"name": "b", "url": rc.URL, "event_types": []string{"*"}})
-	evt := publish(t, srv, ws, "invoice.paid", map[string]int{"n": 1})
+	evt := srv.Publish(t, ws, "invoice.paid", map[string]int{"n": 1})
 	first := waitDeliveries(t, srv, ws, evt, 1, store.DeliverySucceeded).Deliveries[0]
 
 	var d delivery
@@ -936,7 +866,7 @@ func TestAttemptsPaging(t *testing.T) {
 	path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID + "/attempts"
 	var evts []string
 	for i := range 12 {
-		evt := publish(t, srv, ws, "invoice.paid", i)
+		evt := srv.Publish(t, ws, "invoice.paid", i)
 		waitDeliveries(t, srv, ws, evt, 1, store.DeliverySucceeded) // one at a time: attempts in publish order
 		evts = append(evts, evt)
 	}

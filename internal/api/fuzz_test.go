@@ -50,11 +50,7 @@ func FuzzDecodeSubscription(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apptest.Token)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		srv.App.Handler.ServeHTTP(rec, req)
+		rec := post(srv, path, body)
 
 		status, out := rec.Code, rec.Body.Bytes()
 		if status >= 500 {
@@ -79,15 +75,7 @@ func FuzzDecodeSubscription(f *testing.F) {
 				t.Fatalf("body %q: accepted a subscription that cannot be delivered: %v", body, err)
 			}
 		case status >= 400 && status < 500:
-			var e errorBody
-			dec := json.NewDecoder(bytes.NewReader(out))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Code == "" || strings.TrimSpace(e.Error.Message) == "" {
-				t.Fatalf("body %q: %d without the error shape: %s", body, status, out)
-			}
-			if status == http.StatusUnprocessableEntity && !strings.Contains(e.Error.Message, ":") {
-				t.Fatalf("body %q: 422 whose message names no field: %q", body, e.Error.Message)
-			}
+			checkErrorShape(t, body, status, out)
 		default:
 			t.Fatalf("body %q: status %d, want 201 or a 4xx: %s", body, status, out)
 		}
@@ -117,11 +105,7 @@ func FuzzPublishBatch(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apptest.Token)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		srv.App.Handler.ServeHTTP(rec, req)
+		rec := post(srv, path, body)
 
 		status, out := rec.Code, rec.Body.Bytes()
 		switch {
@@ -140,19 +124,36 @@ func FuzzPublishBatch(f *testing.F) {
 				}
 			}
 		case status >= 400 && status < 500:
-			var e errorBody
-			dec := json.NewDecoder(bytes.NewReader(out))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Code == "" || strings.TrimSpace(e.Error.Message) == "" {
-				t.Fatalf("body %q: %d without the error shape: %s", body, status, out)
-			}
-			if status == http.StatusUnprocessableEntity && !strings.Contains(e.Error.Message, ":") {
-				t.Fatalf("body %q: 422 whose message names no field: %q", body, e.Error.Message)
-			}
+			checkErrorShape(t, body, status, out)
 		default:
 			t.Fatalf("body %q: status %d, want 202 or a 4xx: %s", body, status, out)
 		}
 	})
+}
+
+// post sends body to path through the node's handler, as the bootstrap admin.
+func post(srv *apptest.Server, path string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apptest.Token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.App.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// checkErrorShape fails unless out, a 4xx answer to body, has the JSON error
+// shape and, for a 422, a message that names the field.
+func checkErrorShape(t *testing.T, body []byte, status int, out []byte) {
+	t.Helper()
+	var e errorBody
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Code == "" || strings.TrimSpace(e.Error.Message) == "" {
+		t.Fatalf("body %q: %d without the error shape: %s", body, status, out)
+	}
+	if status == http.StatusUnprocessableEntity && !strings.Contains(e.Error.Message, ":") {
+		t.Fatalf("body %q: 422 whose message names no field: %q", body, e.Error.Message)
+	}
 }
 
 var errDialed = errors.New("dialed")

@@ -50,7 +50,7 @@ type App struct {
 
 // New opens the store and builds every part; nothing runs until Serve.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	st, err := openStore(ctx, cfg)
+	st, writers, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -68,12 +68,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:       a.Metrics,
 		Log:           log,
 	})
-	// SQLite has one writer connection; on PostgreSQL a second group commit
-	// gathers and runs while the first waits for its flush.
-	writers := 1
-	if cfg.Database != "" {
-		writers = 2
-	}
 	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log)
 	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
 		Released: a.dispatcher.Notify}
@@ -113,15 +107,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 }
 
 // openStore opens the engine cfg names: PostgreSQL for a postgres:// URL,
-// else SQLite in the data directory.
-func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+// else SQLite in the data directory. writers is how many group commits
+// ingest runs at once: SQLite has one writer connection; on PostgreSQL a
+// second group commit gathers and runs while the first waits for its flush.
+func openStore(ctx context.Context, cfg config.Config) (st store.Store, writers int, err error) {
 	switch {
 	case cfg.Database == "":
-		return sqlite.Open(ctx, cfg.DataDir)
+		st, err = sqlite.Open(ctx, cfg.DataDir)
+		return st, 1, err
 	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
-		return postgres.Open(ctx, cfg.Database)
+		st, err = postgres.Open(ctx, cfg.Database)
+		return st, 2, err
 	}
-	return nil, errors.New("--database: give a postgres:// URL, or leave it empty for the embedded SQLite store")
+	return nil, 0, errors.New("--database: give a postgres:// URL, or leave it empty for the embedded SQLite store")
 }
 
 // nodeName identifies this process as a lease owner.

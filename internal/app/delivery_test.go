@@ -51,7 +51,7 @@ func TestDeliverySucceededIsLogged(t *testing.T) {
 		"headers":     map[string]string{"X-Tenant": "acme", "Authorization": "Bearer for-the-receiver"},
 	})
 	v.setSecret(sub.Secret)
-	evID := publish(t, srv, ws, "invoice.paid", map[string]int{"amount": 42})
+	evID := srv.Publish(t, ws, "invoice.paid", map[string]int{"amount": 42})
 
 	d := waitDelivery(t, srv, ws, evID, "succeeded")
 	if d.Attempts != 1 {
@@ -87,8 +87,8 @@ func TestDeliverySucceededIsLogged(t *testing.T) {
 	if !strings.HasPrefix(a.ID, "att_") || a.DeliveryID != d.ID || a.EventID != evID || a.EventType != "invoice.paid" {
 		t.Errorf("attempt identifiers: %+v", a)
 	}
-	if !a.Succeeded || a.Error != "" || a.DurationMS == nil || a.CreatedAt.IsZero() {
-		t.Errorf("attempt outcome: succeeded=%v error=%q duration_ms=%v created_at=%v", a.Succeeded, a.Error, a.DurationMS, a.CreatedAt)
+	if !a.Succeeded || a.Err() != "" || a.DurationMS == nil || a.CreatedAt.IsZero() {
+		t.Errorf("attempt outcome: succeeded=%v error=%q duration_ms=%v created_at=%v", a.Succeeded, a.Err(), a.DurationMS, a.CreatedAt)
 	}
 	if a.Request.URL != rc.URL+"/hook" {
 		t.Errorf("logged url %q, want %q", a.Request.URL, rc.URL+"/hook")
@@ -174,7 +174,7 @@ func TestFailedDeliveries(t *testing.T) {
 			elsewhere := apptest.NewReceiver(t, nil)
 			rc, v := newVerifyingReceiver(t, tt.handler(elsewhere.URL+"/moved"))
 			ws, sub := v.subscribe(t, srv, tt.fields)
-			evID := publish(t, srv, ws, "order.created", map[string]string{"order": "1"})
+			evID := srv.Publish(t, ws, "order.created", map[string]string{"order": "1"})
 
 			if tt.wantSubscription != "active" {
 				waitSubscriptionStatus(t, srv, ws, sub.ID, tt.wantSubscription)
@@ -186,7 +186,7 @@ func TestFailedDeliveries(t *testing.T) {
 			if !strings.Contains(d.LastError, tt.wantError) {
 				t.Errorf("delivery last_error %q, want one containing %q", d.LastError, tt.wantError)
 			}
-			if s := getSubscription(t, srv, ws, sub.ID); s.Status != tt.wantSubscription {
+			if s := srv.Subscription(t, ws, sub.ID); s.Status != tt.wantSubscription {
 				t.Errorf("subscription status %q, want %q", s.Status, tt.wantSubscription)
 			}
 			got := rc.Requests()
@@ -210,8 +210,8 @@ func TestFailedDeliveries(t *testing.T) {
 				t.Fatalf("%d attempts logged, want %d", len(as), tt.wantRequests)
 			}
 			for _, a := range as {
-				if a.Succeeded || !strings.Contains(a.Error, tt.wantError) {
-					t.Errorf("attempt succeeded=%v error=%q, want failed with %q", a.Succeeded, a.Error, tt.wantError)
+				if a.Succeeded || !strings.Contains(a.Err(), tt.wantError) {
+					t.Errorf("attempt succeeded=%v error=%q, want failed with %q", a.Succeeded, a.Err(), tt.wantError)
 				}
 				switch {
 				case tt.wantResponseStatus == 0 && a.Response != nil:
@@ -223,7 +223,7 @@ func TestFailedDeliveries(t *testing.T) {
 
 			if tt.wantSubscription == "disabled" {
 				// Later events are held too, not sent and not dropped.
-				ev2 := publish(t, srv, ws, "order.created", map[string]string{"order": "2"})
+				ev2 := srv.Publish(t, ws, "order.created", map[string]string{"order": "2"})
 				waitDelivery(t, srv, ws, ev2, "held")
 				if n := len(rc.Requests()); n != tt.wantRequests {
 					t.Errorf("receiver got %d requests after the subscription was disabled, want still %d", n, tt.wantRequests)
@@ -248,7 +248,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			})
 			ws := srv.Workspace(t, "order.created")
 			createSubscription(t, srv, ws, rc.URL, nil)
-			evID := publish(t, srv, ws, "order.created", map[string]string{"order": "1"})
+			evID := srv.Publish(t, ws, "order.created", map[string]string{"order": "1"})
 
 			d := waitDelivery(t, srv, ws, evID, "succeeded")
 			if d.Attempts != 2 {
@@ -292,7 +292,7 @@ func TestSlowReceiverDoesNotDelayOthers(t *testing.T) {
 	createSubscription(t, srv, ws, slow.URL, map[string]any{"name": "slow", "timeout_seconds": 30})
 	createSubscription(t, srv, ws, fast.URL, map[string]any{"name": "fast"})
 	for i := range events {
-		publish(t, srv, ws, "order.created", map[string]int{"n": i})
+		srv.Publish(t, ws, "order.created", map[string]int{"n": i})
 	}
 
 	fast.Wait(t, events, eventuallyTimeout)
@@ -327,7 +327,7 @@ func TestAutoDisableHoldsDeliveriesUntilEnabled(t *testing.T) {
 	})
 	v.setSecret(sub.Secret)
 
-	first := publish(t, srv, ws, "order.created", map[string]int{"n": 0})
+	first := srv.Publish(t, ws, "order.created", map[string]int{"n": 0})
 	s := waitSubscriptionStatus(t, srv, ws, sub.ID, "disabled")
 	if s.ConsecutiveFailures != 3 {
 		t.Errorf("consecutive_failures %d, want 3", s.ConsecutiveFailures)
@@ -335,7 +335,7 @@ func TestAutoDisableHoldsDeliveriesUntilEnabled(t *testing.T) {
 	waitDelivery(t, srv, ws, first, "held")
 	events := []string{first}
 	for i := 1; i <= 3; i++ {
-		id := publish(t, srv, ws, "order.created", map[string]int{"n": i})
+		id := srv.Publish(t, ws, "order.created", map[string]int{"n": i})
 		waitDelivery(t, srv, ws, id, "held")
 		events = append(events, id)
 	}
@@ -373,7 +373,7 @@ func TestPauseHoldsDeliveriesUntilEnabled(t *testing.T) {
 	}
 	var events []string
 	for i := range 3 {
-		id := publish(t, srv, ws, "order.created", map[string]int{"n": i})
+		id := srv.Publish(t, ws, "order.created", map[string]int{"n": i})
 		waitDelivery(t, srv, ws, id, "held")
 		events = append(events, id)
 	}
@@ -398,13 +398,13 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 	ws, sub := v.subscribe(t, srv, map[string]any{"retry_schedule": []string{}, "failure_threshold": 100})
 	path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID + "/recover"
 
-	before := publish(t, srv, ws, "order.created", map[string]string{"when": "before since"})
+	before := srv.Publish(t, ws, "order.created", map[string]string{"when": "before since"})
 	waitDelivery(t, srv, ws, before, "failed")
 	time.Sleep(5 * time.Millisecond)
 	since := time.Now().UTC()
 	var failed []string
 	for i := range 3 {
-		id := publish(t, srv, ws, "order.created", map[string]int{"n": i})
+		id := srv.Publish(t, ws, "order.created", map[string]int{"n": i})
 		waitDelivery(t, srv, ws, id, "failed")
 		failed = append(failed, id)
 	}
@@ -441,7 +441,7 @@ func TestResendDeliversOnceMore(t *testing.T) {
 	srv := apptest.Start(t)
 	rc, v := newVerifyingReceiver(t, nil)
 	ws, sub := v.subscribe(t, srv, nil)
-	evID := publish(t, srv, ws, "order.created", map[string]int{"n": 1})
+	evID := srv.Publish(t, ws, "order.created", map[string]int{"n": 1})
 	d := waitDelivery(t, srv, ws, evID, "succeeded")
 
 	status, body := srv.Do(t, "POST", "/api/v1/workspaces/"+ws+"/deliveries/"+d.ID+"/resend", nil)
@@ -454,7 +454,7 @@ func TestResendDeliversOnceMore(t *testing.T) {
 			got[0].Header.Get("webhook-id"), got[1].Header.Get("webhook-id"), evID)
 	}
 	eventually(t, "both deliveries succeeded", func() (bool, string) {
-		ev := getEvent(t, srv, ws, evID)
+		ev := srv.Event(t, ws, evID)
 		ok := len(ev.Deliveries) == 2
 		for _, d := range ev.Deliveries {
 			ok = ok && d.Status == "succeeded" && d.SubscriptionID == sub.ID
@@ -474,7 +474,7 @@ func TestRotateSecretSignsWithBothSecrets(t *testing.T) {
 	ws, sub := v.subscribe(t, srv, nil)
 	oldSecret := sub.Secret
 
-	first := publish(t, srv, ws, "order.created", map[string]int{"n": 1})
+	first := srv.Publish(t, ws, "order.created", map[string]int{"n": 1})
 	waitDelivery(t, srv, ws, first, "succeeded")
 	if sigs := strings.Fields(rc.Requests()[0].Header.Get("webhook-signature")); len(sigs) != 1 {
 		t.Errorf("before rotation: %d signatures, want 1: %v", len(sigs), sigs)
@@ -488,7 +488,7 @@ func TestRotateSecretSignsWithBothSecrets(t *testing.T) {
 	v.setSecret(rotated.Secret) // a consumer switches to the new secret
 
 	for i := range 3 {
-		evID := publish(t, srv, ws, "order.created", map[string]int{"n": 2 + i})
+		evID := srv.Publish(t, ws, "order.created", map[string]int{"n": 2 + i})
 		waitDelivery(t, srv, ws, evID, "succeeded")
 	}
 	reqs := rc.Requests()
@@ -530,7 +530,7 @@ func TestHMACSHA256Scheme(t *testing.T) {
 	sub := createSubscription(t, srv, ws, rc.URL, map[string]any{
 		"signature_scheme": "hmac-sha256", "signature_header": "X-Dastra-Signature",
 	})
-	publish(t, srv, ws, "order.created", map[string]string{"naïve": "façade"})
+	srv.Publish(t, ws, "order.created", map[string]string{"naïve": "façade"})
 	req := rc.Wait(t, 1, eventuallyTimeout)[0]
 
 	mac := hmac.New(sha256.New, []byte(sub.Secret)) // the secret string's bytes, whsec_ included
@@ -699,11 +699,11 @@ func TestTestButtonDoesNotCountTowardAutoDisable(t *testing.T) {
 			t.Fatalf("test against a failing receiver answered %+v, want a failed attempt with status 500", res.Attempt)
 		}
 	}
-	if s := getSubscription(t, srv, ws, sub.ID); s.Status != "active" || s.ConsecutiveFailures != 0 {
+	if s := srv.Subscription(t, ws, sub.ID); s.Status != "active" || s.ConsecutiveFailures != 0 {
 		t.Fatalf("after 3 failed tests: status %q, consecutive_failures %d; want active, 0", s.Status, s.ConsecutiveFailures)
 	}
 	// One real failure does count, against the same threshold.
-	publish(t, srv, ws, "order.created", map[string]int{"n": 1})
+	srv.Publish(t, ws, "order.created", map[string]int{"n": 1})
 	waitSubscriptionStatus(t, srv, ws, sub.ID, "disabled")
 }
 
@@ -734,7 +734,7 @@ func TestEveryDeliveryVerifies(t *testing.T) {
 	}
 	var events []string
 	for i, d := range datas {
-		events = append(events, publish(t, srv, ws, []string{"order.created", "order.paid"}[i%2], d))
+		events = append(events, srv.Publish(t, ws, []string{"order.created", "order.paid"}[i%2], d))
 	}
 	for _, id := range events {
 		waitDelivery(t, srv, ws, id, "succeeded")

@@ -19,48 +19,13 @@ import (
 // because it only matters when something is broken.
 const eventuallyTimeout = 15 * time.Second
 
-type subscription struct {
-	ID                  string `json:"id"`
-	Status              string `json:"status"`
-	Secret              string `json:"secret"`
-	ConsecutiveFailures int    `json:"consecutive_failures"`
-}
-
-type delivery struct {
-	ID             string `json:"id"`
-	EventID        string `json:"event_id"`
-	SubscriptionID string `json:"subscription_id"`
-	Status         string `json:"status"`
-	Attempts       int    `json:"attempts"`
-	LastError      string `json:"last_error"`
-}
-
-type event struct {
-	ID         string     `json:"id"`
-	Type       string     `json:"type"`
-	Deliveries []delivery `json:"deliveries"`
-}
-
-type attempt struct {
-	ID         string    `json:"id"`
-	DeliveryID string    `json:"delivery_id"`
-	EventID    string    `json:"event_id"`
-	EventType  string    `json:"event_type"`
-	CreatedAt  time.Time `json:"created_at"`
-	DurationMS *int64    `json:"duration_ms"`
-	Request    struct {
-		URL     string            `json:"url"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	} `json:"request"`
-	Response *struct {
-		Status  int               `json:"status"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	} `json:"response"`
-	Error     string `json:"error"`
-	Succeeded bool   `json:"succeeded"`
-}
+// The API's JSON as these tests read it.
+type (
+	subscription = apptest.Subscription
+	delivery     = apptest.Delivery
+	event        = apptest.Event
+	attempt      = apptest.Attempt
+)
 
 // createSubscription creates a push subscription to url for every event
 // type; fields add to or override that.
@@ -76,32 +41,6 @@ func createSubscription(t *testing.T, srv *apptest.Server, ws, url string, field
 		t.Fatalf("created subscription %+v: want an id and a whsec_ secret", sub)
 	}
 	return sub
-}
-
-func getSubscription(t *testing.T, srv *apptest.Server, ws, id string) subscription {
-	t.Helper()
-	var sub subscription
-	srv.JSON(t, "GET", "/api/v1/workspaces/"+ws+"/subscriptions/"+id, nil, http.StatusOK, &sub)
-	return sub
-}
-
-// publish publishes an event and returns its id.
-func publish(t *testing.T, srv *apptest.Server, ws, typ string, data any) string {
-	t.Helper()
-	var ev struct{ ID string }
-	srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/events", map[string]any{"type": typ, "data": data},
-		http.StatusAccepted, &ev)
-	if !strings.HasPrefix(ev.ID, "evt_") {
-		t.Fatalf("published event id %q", ev.ID)
-	}
-	return ev.ID
-}
-
-func getEvent(t *testing.T, srv *apptest.Server, ws, id string) event {
-	t.Helper()
-	var ev event
-	srv.JSON(t, "GET", "/api/v1/workspaces/"+ws+"/events/"+id, nil, http.StatusOK, &ev)
-	return ev
 }
 
 func listAttempts(t *testing.T, srv *apptest.Server, ws, subID string) []attempt {
@@ -133,7 +72,7 @@ func waitDelivery(t *testing.T, srv *apptest.Server, ws, eventID, want string) d
 	t.Helper()
 	var d delivery
 	eventually(t, "delivery of "+eventID+" "+want, func() (bool, string) {
-		ev := getEvent(t, srv, ws, eventID)
+		ev := srv.Event(t, ws, eventID)
 		if len(ev.Deliveries) != 1 {
 			t.Fatalf("event %s has %d deliveries, want 1: %+v", eventID, len(ev.Deliveries), ev.Deliveries)
 		}
@@ -147,7 +86,7 @@ func waitSubscriptionStatus(t *testing.T, srv *apptest.Server, ws, id, want stri
 	t.Helper()
 	var sub subscription
 	eventually(t, "subscription "+id+" "+want, func() (bool, string) {
-		sub = getSubscription(t, srv, ws, id)
+		sub = srv.Subscription(t, ws, id)
 		return sub.Status == want, sub.Status
 	})
 	return sub

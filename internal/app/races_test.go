@@ -100,14 +100,14 @@ func TestPauseAndEnableWhileDrainingLosesNothing(t *testing.T) {
 	srv.JSON(t, "POST", base+"/disable", nil, http.StatusOK, nil)
 	var ids []string
 	for i := range 300 {
-		ids = append(ids, publish(t, srv, ws, "order.created", map[string]int{"n": i}))
+		ids = append(ids, srv.Publish(t, ws, "order.created", map[string]int{"n": i}))
 	}
 	srv.JSON(t, "POST", base+"/enable", nil, http.StatusOK, nil)
 	time.Sleep(30 * time.Millisecond)
 	togglePause(t, srv, ws, sub.ID, 150)
 
 	waitAllReceived(t, rc, ids)
-	if s := getSubscription(t, srv, ws, sub.ID); s.Status != "active" {
+	if s := srv.Subscription(t, ws, sub.ID); s.Status != "active" {
 		t.Errorf("subscription %s, want active", s.Status)
 	}
 }

@@ -180,14 +180,14 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 func (d *Dispatcher) fetchLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	// parked: the due work left behind belongs to full queues only. New
-	// work then waits for a queue to drain to half, or for the next poll
-	// (20 ms), rather than waking a claim per publish that would find
+	// more: due work was left behind, for full queues only. The loop then
+	// parks: new work waits for a queue to drain to half, or for the next
+	// poll (20 ms), rather than waking a claim per publish that would find
 	// nothing to take after reading past the whole backlog.
-	parked := false
+	more := false
 	for {
 		wake := d.wake
-		if parked {
+		if more {
 			wake = nil
 		}
 		select {
@@ -199,15 +199,18 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 		}
 		// Claiming is a write transaction; a read first says whether
 		// anything is due at all, which after most wake-ups nothing is.
-		more := false
-		if next, ok, err := d.store.NextDue(ctx); err != nil || (ok && !next.After(time.Now())) {
-			more = d.fill(ctx)
+		next, ok, err := d.store.NextDue(ctx)
+		more = false
+		if err != nil || (ok && !next.After(time.Now())) {
+			if more = d.fill(ctx); !more {
+				next, ok, err = d.store.NextDue(ctx) // what the claims left
+			}
 		}
-		parked = more
 		wait := idlePoll
-		if more {
+		switch {
+		case more:
 			wait = 20 * time.Millisecond
-		} else if next, ok, err := d.store.NextDue(ctx); err == nil && ok {
+		case err == nil && ok:
 			wait = min(max(time.Until(next), time.Millisecond), idlePoll)
 		}
 		if !timer.Stop() {

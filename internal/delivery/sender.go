@@ -6,13 +6,13 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,34 +200,23 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 }
 
 // bufs holds buffers for reading responses.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// putBuf returns b to bufs, unless it grew so big that it would pin memory.
-func putBuf(bp *[]byte, b []byte) {
-	if cap(b) <= maxResponseBody {
-		*bp = b[:0]
-		bufs.Put(bp)
-	}
-}
+var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // headers are a request's headers as the attempt records them and as they
 // are sent, built side by side rather than one copied into the other.
 type headers struct {
 	logged map[string]string
 	sent   http.Header
-	values []string // backs sent's values: one allocation for all
 }
 
 func newHeaders(n int) headers {
-	return headers{logged: make(map[string]string, n), sent: make(http.Header, n), values: make([]string, 0, n)}
+	return headers{logged: make(map[string]string, n), sent: make(http.Header, n)}
 }
 
 // set sets name k, as it is: not canonicalized.
 func (h *headers) set(k, v string) {
 	h.logged[k] = v
-	n := len(h.values)
-	h.values = append(h.values, v)
-	h.sent[k] = h.values[n : n+1 : n+1]
+	h.sent[k] = []string{v}
 }
 
 // build returns the request body and headers, signature included.
@@ -269,28 +258,18 @@ func (s *Sender) build(t *target, e *store.Event, now time.Time) (string, header
 // readBody returns the first maxResponseBody bytes of a response body, then
 // drains a little more so that the connection can be reused.
 func readBody(r io.Reader) (string, error) {
-	bp := bufs.Get().(*[]byte)
-	b := *bp
-	var err error
-	for len(b) < maxResponseBody {
-		if len(b) == cap(b) {
-			b = slices.Grow(b, min(cap(b), maxResponseBody-len(b)))
-		}
-		var n int
-		n, err = r.Read(b[len(b):min(cap(b), maxResponseBody)])
-		b = b[:len(b)+n]
-		if err != nil {
-			break
-		}
-	}
-	switch err {
-	case nil: // cut at the cap
+	buf := bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(io.LimitReader(r, maxResponseBody))
+	if err == nil && buf.Len() == maxResponseBody { // cut at the cap
 		io.CopyN(io.Discard, r, 256<<10)
-	case io.EOF:
-		err = nil
 	}
-	body := string(b)
-	putBuf(bp, b)
+	body := buf.String()
+	// ReadFrom grows past what it reads; a buffer that held a cut body is
+	// not kept, so the pool does not pin memory for rare large answers.
+	if buf.Cap() <= maxResponseBody {
+		bufs.Put(buf)
+	}
 	return body, err
 }
 

@@ -139,12 +139,13 @@ func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.Ins
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	r := &request{nes: make([]store.NewEvent, 0, len(ps)), done: make(chan reply, 1)}
 	for i, p := range ps {
-		ne, err := in.route(ctx, p, now, r)
+		ne, lease, err := in.route(ctx, p, now)
 		if err != nil {
 			in.releaseAll(r.nes)
 			return nil, &BatchError{Index: i, Err: err}
 		}
 		r.nes = append(r.nes, ne)
+		r.lease = max(r.lease, lease)
 	}
 	select {
 	case in.reqs <- r:
@@ -173,16 +174,17 @@ func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.Ins
 
 // route builds the stored form of one event: one delivery per subscription
 // that wants it, each leased to this node when its queue has room.
-func (in *Ingester) route(ctx context.Context, p Publish, now time.Time, r *request) (store.NewEvent, error) {
+// lease is how long the leased ones' leases last from the commit (0: none).
+func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne store.NewEvent, lease time.Duration, err error) {
 	label, err := in.label(ctx, p.WorkspaceID, p.Type)
 	if err != nil {
-		return store.NewEvent{}, err
+		return ne, 0, err
 	}
 	subs, err := in.subscriptions(ctx, p.WorkspaceID)
 	if err != nil {
-		return store.NewEvent{}, err
+		return ne, 0, err
 	}
-	ne := store.NewEvent{
+	ne = store.NewEvent{
 		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
 			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
 		IdempotencyKey:   p.IdempotencyKey,
@@ -199,12 +201,12 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time, r *requ
 		// (and drops it if the subscription was deleted).
 		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryPending,
 			NextAttemptAt: &now, CreatedAt: now}
-		if owner, lease, ok := in.dispatch.Reserve(s.ID); ok {
-			d.Status, d.LeaseOwner, r.lease = store.DeliverySending, owner, lease
+		if owner, l, ok := in.dispatch.Reserve(s.ID); ok {
+			d.Status, d.LeaseOwner, lease = store.DeliverySending, owner, l
 		}
 		ne.Deliveries = append(ne.Deliveries, d)
 	}
-	return ne, nil
+	return ne, lease, nil
 }
 
 var errShuttingDown = errors.New("shutting down")
@@ -255,11 +257,7 @@ func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subsc
 func (in *Ingester) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range in.writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in.write(ctx)
-		}()
+		wg.Go(func() { in.write(ctx) })
 	}
 	wg.Wait()
 	in.drainClosed()

@@ -225,6 +225,28 @@ func newIngester(st *fakeStore, d *fakeDispatch, writers int) *Ingester {
 	return New(st, d, writers, metrics.New(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
+// oneRoute returns an ingester over a store where workspace ws has event
+// type "a" and one subscription, sub_1, to every type.
+func oneRoute(ws string, writers int) (*fakeStore, *fakeDispatch, *Ingester) {
+	st := newFakeStore()
+	st.addType(ws, "a", "A")
+	st.setSubs(ws, sub("sub_1", "*"))
+	d := newFakeDispatch()
+	return st, d, newIngester(st, d, writers)
+}
+
+// publishN starts n publishes of type "a" to ws, whose data is their index,
+// and waits until all of them are queued for the writer.
+func publishN(t *testing.T, in *Ingester, ws string, n int) []<-chan outcome {
+	t.Helper()
+	outs := make([]<-chan outcome, n)
+	for i := range n {
+		outs[i] = publishAsync(in, Publish{WorkspaceID: ws, Type: "a", Data: data(fmt.Sprint(i))})
+	}
+	waitQueued(t, in, n)
+	return outs
+}
+
 // start runs in until the test ends; it returns the cancel of Run's context
 // and a channel closed when Run has returned.
 func start(t *testing.T, in *Ingester) (context.CancelFunc, <-chan struct{}) {
@@ -578,20 +600,12 @@ func TestPublishBatch(t *testing.T) {
 
 func TestGroupCommit(t *testing.T) {
 	const ws = "ws_1"
-	st := newFakeStore()
-	st.addType(ws, "a", "A")
-	st.setSubs(ws, sub("sub_1", "*"))
-	d := newFakeDispatch()
-	in := newIngester(st, d, 1)
+	st, d, in := oneRoute(ws, 1)
 	start(t, in)
 	release, blocker := holdFirstInsert(t, st, in)
 
 	const n = 6
-	outs := make([]<-chan outcome, n)
-	for i := range n {
-		outs[i] = publishAsync(in, Publish{WorkspaceID: ws, Type: "a", Data: data(fmt.Sprint(i))})
-	}
-	waitQueued(t, in, n)
+	outs := publishN(t, in, ws, n)
 	release()
 
 	if o := recv(t, blocker); o.err != nil {
@@ -892,11 +906,7 @@ func TestHandoff(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	const ws = "ws_1"
-	st := newFakeStore()
-	st.addType(ws, "a", "A")
-	st.setSubs(ws, sub("sub_1", "*"))
-	d := newFakeDispatch()
-	in := newIngester(st, d, 2)
+	st, d, in := oneRoute(ws, 2)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -1003,20 +1013,12 @@ func TestShutdownWithQueuedPublishes(t *testing.T) {
 	const ws = "ws_1"
 	drained := 0
 	for round := range 20 {
-		st := newFakeStore()
-		st.addType(ws, "a", "A")
-		st.setSubs(ws, sub("sub_1", "*"))
-		d := newFakeDispatch()
-		in := newIngester(st, d, 1)
+		st, d, in := oneRoute(ws, 1)
 		cancel, runDone := start(t, in)
 		release, blocker := holdFirstInsert(t, st, in)
 
 		const n = 3
-		outs := make([]<-chan outcome, n)
-		for i := range n {
-			outs[i] = publishAsync(in, Publish{WorkspaceID: ws, Type: "a", Data: data(fmt.Sprint(i))})
-		}
-		waitQueued(t, in, n)
+		outs := publishN(t, in, ws, n)
 		cancel()
 		release()
 		if o := recv(t, blocker); o.err != nil {

@@ -150,8 +150,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		// those this batch put back to pending are held: by id, not by a
 		// scan of the subscription.
 		if len(disabled) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
-				WHERE subscription_id = ANY($2) AND status = 'pending'`, now, disabled); err != nil {
+			if err := holdPending(ctx, tx, now, disabled); err != nil {
 				return err
 			}
 		}

@@ -150,9 +150,15 @@ func setHeld(ctx context.Context, tx pgx.Tx, subID string, active bool, now time
 			_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel)
 		}
 	} else {
-		_, err = tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
-			WHERE subscription_id = $2 AND status = 'pending'`, now, subID)
+		err = holdPending(ctx, tx, now, []string{subID})
 	}
+	return err
+}
+
+// holdPending holds every pending delivery of the subscriptions.
+func holdPending(ctx context.Context, tx pgx.Tx, now time.Time, subIDs []string) error {
+	_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'held', updated_at = $1
+		WHERE subscription_id = ANY($2) AND status = 'pending'`, now, subIDs)
 	return err
 }
 
