@@ -32,7 +32,7 @@ type Principal struct {
 }
 
 // IsAdmin reports whether the principal may see every workspace.
-func (p *Principal) IsAdmin() bool { return p.User.Role == "admin" }
+func (p *Principal) IsAdmin() bool { return p.User.Role == store.RoleAdmin }
 
 // NewToken returns a fresh secret token: a kind marker and 32 random bytes.
 func NewToken(kind string) string {
@@ -162,8 +162,8 @@ func Bootstrap(ctx context.Context, s store.Store, token string, log *slog.Logge
 		}
 	}
 	now := time.Now().UTC()
-	u := &store.User{ID: id.New(id.User), Email: BootstrapEmail, Name: "Admin", Role: "admin",
-		PasswordHash: pwHash, Status: "active", CreatedAt: now}
+	u := &store.User{ID: id.New(id.User), Email: BootstrapEmail, Name: "Admin", Role: store.RoleAdmin,
+		PasswordHash: pwHash, Status: store.UserActive, CreatedAt: now}
 	if err := s.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil // another node bootstrapped first

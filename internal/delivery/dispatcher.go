@@ -541,7 +541,7 @@ func (d *Dispatcher) Test(ctx context.Context, sub *store.Subscription, data []b
 	if err != nil {
 		return nil, err
 	}
-	e := &store.Event{ID: id.New(id.Event), WorkspaceID: sub.WorkspaceID, Type: "webhook.test", Label: "Test",
+	e := &store.Event{ID: id.New(id.Event), WorkspaceID: sub.WorkspaceID, Type: store.TestEventType, Label: "Test",
 		Data: data, CreatedAt: now}
 	dl := &store.Delivery{ID: id.New(id.Delivery), WorkspaceID: sub.WorkspaceID, EventID: e.ID,
 		SubscriptionID: sub.ID, CreatedAt: now}

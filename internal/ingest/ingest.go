@@ -23,9 +23,6 @@ import (
 // ErrUnknownEventType means the workspace has no event type of that name.
 var ErrUnknownEventType = errors.New("unknown event type")
 
-// IdempotencyWindow is how long an Idempotency-Key is remembered.
-const IdempotencyWindow = 24 * time.Hour
-
 // maxBatch bounds one group commit.
 const maxBatch = 512
 
@@ -188,7 +185,7 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
 			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
 		IdempotencyKey:   p.IdempotencyKey,
-		IdempotencySince: now.Add(-IdempotencyWindow),
+		IdempotencySince: now.Add(-store.IdempotencyWindow),
 	}
 	for i := range subs {
 		s := &subs[i]

@@ -426,8 +426,8 @@ func TestPublishRoutes(t *testing.T) {
 				e.CreatedAt.Before(before) || e.CreatedAt.After(after) {
 				t.Errorf("created_at %v: want UTC, to the microsecond, within [%v, %v]", e.CreatedAt, before, after)
 			}
-			if ne.IdempotencyKey != p.IdempotencyKey || !ne.IdempotencySince.Equal(e.CreatedAt.Add(-IdempotencyWindow)) {
-				t.Errorf("idempotency %q since %v; want %q since %v", ne.IdempotencyKey, ne.IdempotencySince, p.IdempotencyKey, e.CreatedAt.Add(-IdempotencyWindow))
+			if ne.IdempotencyKey != p.IdempotencyKey || !ne.IdempotencySince.Equal(e.CreatedAt.Add(-store.IdempotencyWindow)) {
+				t.Errorf("idempotency %q since %v; want %q since %v", ne.IdempotencyKey, ne.IdempotencySince, p.IdempotencyKey, e.CreatedAt.Add(-store.IdempotencyWindow))
 			}
 			if got := subIDs(ne.Deliveries); !slices.Equal(got, tc.wantSubs) {
 				t.Errorf("deliveries to %v; want %v", got, tc.wantSubs)

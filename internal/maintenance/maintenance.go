@@ -22,9 +22,6 @@ const (
 	leaseName  = "maintenance"
 )
 
-// KeyWindow is how long idempotency keys are kept.
-const KeyWindow = 24 * time.Hour
-
 // Runner does the housekeeping.
 type Runner struct {
 	Store     store.Store
@@ -83,7 +80,7 @@ func (r *Runner) Round(ctx context.Context) {
 	// and stop at the round's end so that renewing the lease is never late.
 	deadline := now.Add(interval / 2)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		n, err := r.Store.Prune(ctx, now.Add(-r.Retention), now.Add(-KeyWindow), pruneBatch)
+		n, err := r.Store.Prune(ctx, now.Add(-r.Retention), now.Add(-store.IdempotencyWindow), pruneBatch)
 		if err != nil {
 			r.Log.Error("maintenance: pruning", "err", err)
 			return

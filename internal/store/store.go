@@ -39,6 +39,28 @@ const (
 	SubscriptionDisabled = "disabled"
 )
 
+// Subscription modes.
+const (
+	ModePush = "push"
+	ModePull = "pull"
+)
+
+// User roles and statuses: an admin sees every workspace, a member only
+// those it belongs to; an inactive user's tokens stop working.
+const (
+	RoleAdmin    = "admin"
+	RoleMember   = "member"
+	UserActive   = "active"
+	UserInactive = "inactive"
+)
+
+// TestEventType is the built-in, reserved type of test sends.
+const TestEventType = "webhook.test"
+
+// IdempotencyWindow is how long an idempotency key is remembered: a repeat
+// within it returns the first event, and keys older are pruned.
+const IdempotencyWindow = 24 * time.Hour
+
 // Page asks for one page of a list ordered by id.
 type Page struct {
 	Cursor string // the last id of the previous page; empty for the first
