@@ -1,63 +1,47 @@
 // Package api serves the management API under /api/v1: JSON handlers on a
-// Go 1.22 http.ServeMux. Handlers decode and validate; the ingester, the
-// dispatcher and the store do the rest. Unknown routes and wrong methods get
-// the same JSON error body as everything else.
+// Go 1.22 http.ServeMux. A handler decodes the request, calls one service
+// and encodes the answer; the rules are the services'. Errors, whatever
+// their source, are rendered once here as the spec's JSON error body.
+// Unknown routes and wrong methods get the same body as everything else.
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/postbode/postbode/internal/auth"
-	"github.com/postbode/postbode/internal/ingest"
-	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/event"
+	"github.com/postbode/postbode/internal/listing"
+	"github.com/postbode/postbode/internal/subscription"
+	"github.com/postbode/postbode/internal/workspace"
 )
 
-// Deliverer is the part of the delivery engine the API drives.
-type Deliverer interface {
-	Notify()
-	Invalidate(subscriptionID string)
-	Test(ctx context.Context, sub *store.Subscription, data []byte) (*store.Attempt, error)
-}
-
-// Options configure the API.
+// Options are the services the API calls.
 type Options struct {
-	Store               store.Store
-	Auth                *auth.Authenticator
-	Ingest              *ingest.Ingester
-	Delivery            Deliverer
-	AllowPrivateTargets bool
-	// CheckTarget is the creation-time SSRF check of a push URL.
-	CheckTarget func(ctx context.Context, url string) error
-	Log         *slog.Logger
+	Auth          *auth.Authenticator
+	Workspaces    *workspace.Service
+	Subscriptions *subscription.Service
+	Events        *event.Service
+	Log           *slog.Logger
 }
 
 // Server is the management API.
 type Server struct {
 	Options
 	mux *http.ServeMux
-
-	mu    sync.Mutex
-	known map[string]time.Time // workspaces seen to exist, until when to trust it
 }
 
-// workspaceTTL bounds how long a workspace's existence is remembered, so a
-// busy publisher costs no lookup per request.
-const workspaceTTL = 5 * time.Second
-
-type principalKey struct{}
+// handler is one route: it returns the status and body to answer, or an error.
+type handler func(r *http.Request, p *auth.Principal) (int, any, error)
 
 // New builds the API's routes.
 func New(opt Options) *Server {
 	s := &Server{Options: opt, mux: http.NewServeMux()}
 	routes := []struct {
 		pattern string
-		h       func(*http.Request, *auth.Principal) (int, any, error)
+		h       handler
 	}{
 		{"POST /api/v1/workspaces", s.createWorkspace},
 		{"GET /api/v1/workspaces", s.listWorkspaces},
@@ -73,6 +57,7 @@ func New(opt Options) *Server {
 		{"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}", s.deleteSubscription},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test", s.testSubscription},
 		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts", s.listAttempts},
+		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts/{attempt}", s.getAttempt},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable", s.enable},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable", s.disable},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret", s.rotateSecret},
@@ -106,36 +91,31 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, r, s.Log, errorf(http.StatusMethodNotAllowed, "method_not_allowed",
-			"%s is not allowed here; use %s", r.Method, strings.Join(allowed, " or ")))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
 		return
 	}
-	writeError(w, r, s.Log, errorf(http.StatusNotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path))
+	s.fail(w, r, errs.New(errs.NotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path))
 }
 
 // endpoint authenticates, runs h, and writes its result or error as JSON.
 // A panic becomes a logged 500, never a dropped connection.
-func (s *Server) endpoint(h func(*http.Request, *auth.Principal) (int, any, error)) http.Handler {
+func (s *Server) endpoint(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
-				writeError(w, r, s.Log, errorf(http.StatusInternalServerError, "internal_error",
-					"something went wrong on our side; it has been logged"))
+				s.fail(w, r, errs.New(errs.Internal, "internal_error", "panic"))
 			}
 		}()
 		p, err := s.Auth.Integration(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
-			if err == auth.ErrUnauthenticated {
-				err = errorf(http.StatusUnauthorized, "unauthenticated",
-					"send an integration token as Authorization: Bearer <token>")
-			}
-			writeError(w, r, s.Log, err)
+			s.fail(w, r, err)
 			return
 		}
 		status, body, err := h(r, p)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			s.fail(w, r, err)
 			return
 		}
 		if body == nil {
@@ -146,104 +126,20 @@ func (s *Server) endpoint(h func(*http.Request, *auth.Principal) (int, any, erro
 	})
 }
 
-// workspace checks that the path's workspace exists and p may use it.
-func (s *Server) workspace(r *http.Request, p *auth.Principal) (string, error) {
-	ws := r.PathValue("ws")
-	if !strings.HasPrefix(ws, "ws_") {
-		return "", notFound("workspace")
-	}
-	if err := s.workspaceExists(r.Context(), ws); err != nil {
-		return "", err
-	}
-	if p.IsAdmin() {
-		return ws, nil
-	}
-	ok, err := s.Store.IsMember(r.Context(), ws, p.User.ID)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", errorf(http.StatusForbidden, "forbidden", "you are not a member of this workspace")
-	}
-	return ws, nil
+// query is the page a list request asks for.
+func query(r *http.Request) listing.Query {
+	q := r.URL.Query()
+	return listing.Query{Cursor: q.Get("cursor"), Limit: q.Get("limit")}
 }
 
-func (s *Server) workspaceExists(ctx context.Context, ws string) error {
-	now := time.Now()
-	s.mu.Lock()
-	until, ok := s.known[ws]
-	s.mu.Unlock()
-	if ok && now.Before(until) {
-		return nil
-	}
-	if _, err := s.Store.GetWorkspace(ctx, ws); err != nil {
-		if err == store.ErrNotFound {
-			return notFound("workspace")
-		}
-		return err
-	}
-	s.mu.Lock()
-	if s.known == nil || len(s.known) >= 10000 {
-		s.known = map[string]time.Time{}
-	}
-	s.known[ws] = now.Add(workspaceTTL)
-	s.mu.Unlock()
-	return nil
-}
+// ok, created and accepted turn a service's answer into a handler's.
+func ok[T any](v T, err error) (int, any, error)       { return answer(http.StatusOK, v, err) }
+func created[T any](v T, err error) (int, any, error)  { return answer(http.StatusCreated, v, err) }
+func accepted[T any](v T, err error) (int, any, error) { return answer(http.StatusAccepted, v, err) }
 
-// list is the body of every list response.
-type list[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"next_cursor"`
-}
-
-// page reads ?cursor= and ?limit= (1..max, default def).
-func page(r *http.Request, def, maxLimit int) (store.Page, error) {
-	p := store.Page{Cursor: r.URL.Query().Get("cursor"), Limit: def}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return p, invalid("limit", "must be a whole number from 1 to %d", maxLimit)
-		}
-		p.Limit = n
-	}
-	// Ask for one more than the page, to know whether another page follows.
-	p.Limit++
-	return p, nil
-}
-
-// listInWorkspace answers a page of one of the path workspace's collections,
-// read with list and paged by key.
-func listInWorkspace[T any](s *Server, r *http.Request, p *auth.Principal,
-	list func(context.Context, string, store.Page) ([]T, error), key func(*T) string) (int, any, error) {
-	ws, err := s.workspace(r, p)
+func answer(status int, v any, err error) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	pg, err := page(r, 100, 1000)
-	if err != nil {
-		return 0, nil, err
-	}
-	items, err := list(r.Context(), ws, pg)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, paged(items, pg, key), nil
+	return status, v, nil
 }
-
-// paged cuts the extra item off and sets the cursor from key.
-func paged[T any](items []T, p store.Page, key func(*T) string) list[T] {
-	out := list[T]{Data: items}
-	if out.Data == nil {
-		out.Data = []T{}
-	}
-	if len(items) == p.Limit {
-		out.Data = items[:p.Limit-1]
-		c := key(&out.Data[len(out.Data)-1])
-		out.NextCursor = &c
-	}
-	return out
-}
-
-// now is the API's clock, at the microsecond precision the store keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

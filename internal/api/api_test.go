@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/app/apptest"
 	"github.com/postbode/postbode/internal/auth"
@@ -263,8 +264,8 @@ func TestWorkspacesListOnlyTheCallers(t *testing.T) {
 	if len(p.Data) != 1 || p.Data[0].ID != mine.ID {
 		t.Errorf("member sees %+v, want only its own workspace %s", p.Data, mine.ID)
 	}
-	if status, body := doAs(t, srv, member, "GET", "/api/v1/workspaces/"+adminWS+"/event-types", nil); status != http.StatusForbidden {
-		t.Errorf("member reads another workspace: %d %s, want 403", status, body)
+	if status, body := doAs(t, srv, member, "GET", "/api/v1/workspaces/"+adminWS+"/event-types", nil); status != http.StatusNotFound {
+		t.Errorf("member reads another workspace: %d %s, want 404", status, body)
 	}
 	// The admin sees every workspace.
 	pages := listAll[struct{ ID string }](t, srv, "/api/v1/workspaces")
@@ -879,7 +880,7 @@ func TestAttemptsPaging(t *testing.T) {
 	for _, tc := range []struct {
 		limit string
 		sizes []int
-	}{{"1", slices.Repeat([]int{1}, 12)}, {"5", []int{5, 5, 2}}, {"12", []int{12}}, {"1000", []int{12}}} {
+	}{{"1", slices.Repeat([]int{1}, 12)}, {"5", []int{5, 5, 2}}, {"12", []int{12}}, {"100", []int{12}}} {
 		pages := listAll[attempt](t, srv, path+"?limit="+tc.limit)
 		if got := pageSizes(pages); !slices.Equal(got, tc.sizes) {
 			t.Errorf("limit=%s: page sizes %v, want %v", tc.limit, got, tc.sizes)
@@ -911,6 +912,57 @@ func TestAttemptsPaging(t *testing.T) {
 	}
 	if a.Response == nil || a.Response.Status != 200 || a.Response.Body != "thanks" || a.Response.Headers["X-Receiver"] != "yes" {
 		t.Errorf("attempt response %+v", a.Response)
+	}
+}
+
+// TestAttemptListsCutBodies: a page of attempts stays small whatever the
+// events weigh; one attempt is shown whole at its own route.
+func TestAttemptListsCutBodies(t *testing.T) {
+	srv := apptest.Start(t)
+	big := strings.Repeat("é", 5000) // 10,000 bytes: cut at a character boundary
+	rc := apptest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		w.Write([]byte(big))
+	})
+	ws := srv.Workspace(t, "invoice.paid")
+	sub := createSub(t, srv, ws, map[string]any{"name": "b", "url": rc.URL + "/hook", "event_types": []string{"*"}})
+	evt := srv.Publish(t, ws, "invoice.paid", map[string]string{"text": big})
+	waitDeliveries(t, srv, ws, evt, 1, store.DeliverySucceeded)
+	path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID + "/attempts"
+	var list struct {
+		Data []struct {
+			ID      string
+			Request struct {
+				Body          string
+				BodyTruncated *bool `json:"body_truncated"`
+			}
+			Response struct {
+				Body          string
+				BodyTruncated *bool `json:"body_truncated"`
+			}
+		}
+	}
+	srv.JSON(t, "GET", path, nil, http.StatusOK, &list)
+	if len(list.Data) != 1 {
+		t.Fatalf("%d attempts", len(list.Data))
+	}
+	a := list.Data[0]
+	for what, b := range map[string]struct {
+		body string
+		cut  *bool
+	}{"request": {a.Request.Body, a.Request.BodyTruncated}, "response": {a.Response.Body, a.Response.BodyTruncated}} {
+		if len(b.body) > 4096 || len(b.body) < 4000 || !utf8.ValidString(b.body) || b.cut == nil || !*b.cut {
+			t.Errorf("listed %s body: %d bytes, valid UTF-8 %v, body_truncated %v", what, len(b.body), utf8.ValidString(b.body), b.cut)
+		}
+	}
+	var whole attempt
+	srv.JSON(t, "GET", path+"/"+a.ID, nil, http.StatusOK, &whole)
+	if whole.Response == nil || whole.Response.Body != big || !strings.Contains(whole.Request.Body, big) {
+		t.Errorf("the attempt's own route cuts its bodies: %d and %d bytes", len(whole.Request.Body), len(whole.Response.Body))
+	}
+	for _, other := range []string{"att_nope", a.ID + "x"} {
+		if status, body := srv.Do(t, "GET", path+"/"+other, nil); status != http.StatusNotFound {
+			t.Errorf("GET attempt %s: %d %s", other, status, body)
+		}
 	}
 }
 

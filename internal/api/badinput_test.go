@@ -41,25 +41,26 @@ type routeInfo struct {
 // routes lists every route of api.New. TestRoutesAreAllCovered keeps it in
 // step with api.go, so a new route cannot miss the bad-input table.
 var routes = map[string]routeInfo{
-	"POST /api/v1/workspaces":                                       {body: requiredBody, valid: `{"name":"acme"}`},
-	"GET /api/v1/workspaces":                                        {list: true},
-	"POST /api/v1/workspaces/{ws}/event-types":                      {body: requiredBody, valid: `{"name":"order.created","label":"Order created"}`},
-	"GET /api/v1/workspaces/{ws}/event-types":                       {list: true},
-	"POST /api/v1/workspaces/{ws}/events":                           {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
-	"POST /api/v1/workspaces/{ws}/events/batch":                     {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
-	"GET /api/v1/workspaces/{ws}/events/{id}":                       {},
-	"POST /api/v1/workspaces/{ws}/subscriptions":                    {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
-	"GET /api/v1/workspaces/{ws}/subscriptions":                     {list: true},
-	"GET /api/v1/workspaces/{ws}/subscriptions/{id}":                {},
-	"PATCH /api/v1/workspaces/{ws}/subscriptions/{id}":              {body: requiredBody, valid: `{"name":"renamed"}`},
-	"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}":             {},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test":          {body: optionalBody, valid: `{}`},
-	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts":       {list: true},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable":        {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable":       {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret": {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":       {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
-	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":           {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces":                                           {body: requiredBody, valid: `{"name":"acme"}`},
+	"GET /api/v1/workspaces":                                            {list: true},
+	"POST /api/v1/workspaces/{ws}/event-types":                          {body: requiredBody, valid: `{"name":"order.created","label":"Order created"}`},
+	"GET /api/v1/workspaces/{ws}/event-types":                           {list: true},
+	"POST /api/v1/workspaces/{ws}/events":                               {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
+	"POST /api/v1/workspaces/{ws}/events/batch":                         {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
+	"GET /api/v1/workspaces/{ws}/events/{id}":                           {},
+	"POST /api/v1/workspaces/{ws}/subscriptions":                        {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
+	"GET /api/v1/workspaces/{ws}/subscriptions":                         {list: true},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}":                    {},
+	"PATCH /api/v1/workspaces/{ws}/subscriptions/{id}":                  {body: requiredBody, valid: `{"name":"renamed"}`},
+	"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}":                 {},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test":              {body: optionalBody, valid: `{}`},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts":           {list: true},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts/{attempt}": {},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable":            {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable":           {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret":     {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":           {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
+	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":               {body: optionalBody, valid: `{}`},
 }
 
 func TestRoutesAreAllCovered(t *testing.T) {
@@ -93,13 +94,14 @@ type fixture struct {
 	sub         string
 	evt         string
 	dlv         string
+	att         string
 	appToken    string // an app token: never valid for the management API
 	memberToken string // an integration token of a member of no workspace
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, engine func(*config.Config)) *fixture {
 	t.Helper()
-	srv := apptest.Start(t)
+	srv := apptest.Start(t, engine)
 	rc := apptest.NewReceiver(t, nil)
 	f := &fixture{srv: srv, ws: srv.Workspace(t, "invoice.paid"), ws2: srv.Workspace(t, "invoice.paid")}
 	var sub struct{ ID string }
@@ -130,6 +132,13 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatalf("fixture delivery is %s, want succeeded", got.Deliveries[0].Status)
 		}
 	}
+
+	var atts struct{ Data []struct{ ID string } }
+	srv.JSON(t, "GET", "/api/v1/workspaces/"+f.ws+"/subscriptions/"+f.sub+"/attempts", nil, http.StatusOK, &atts)
+	if len(atts.Data) != 1 {
+		t.Fatalf("fixture subscription has %d attempts, want 1", len(atts.Data))
+	}
+	f.att = atts.Data[0].ID
 
 	ctx := context.Background()
 	st := srv.App.Store
@@ -171,7 +180,7 @@ type badCase struct {
 
 // fill resolves a route pattern to a path at the fixture's resources.
 func fill(pattern string) string {
-	p := pattern
+	p := strings.Replace(pattern, "{attempt}", "{att}", 1)
 	switch {
 	case strings.Contains(p, "/subscriptions/{id}"):
 		p = strings.Replace(p, "{id}", "{sub}", 1)
@@ -185,7 +194,7 @@ func fill(pattern string) string {
 
 // resourceName is what a 404 for the pattern's {id} calls the resource.
 func resourceName(pattern string) string {
-	for _, r := range []string{"subscription", "event", "deliver"} {
+	for _, r := range []string{"attempt", "subscription", "event", "deliver"} {
 		if strings.Contains(pattern, "/"+r) {
 			return r
 		}
@@ -225,29 +234,44 @@ func genericCases(f *fixture) []badCase {
 				status: unauth, code: "unauthenticated"})
 		}
 		if strings.Contains(pattern, "{ws}") {
-			add("forbidden_member", badCase{body: ri.valid, header: map[string]string{"Authorization": "Bearer " + f.memberToken},
-				status: http.StatusForbidden, code: "forbidden"})
+			// Another tenant's workspace is not found, as if it did not exist.
+			add("not_a_member", badCase{body: ri.valid, header: map[string]string{"Authorization": "Bearer " + f.memberToken},
+				status: notFound, code: "not_found", mention: "workspace"})
 			for kind, ws := range map[string]string{"unknown": id.New(id.Workspace), "garbage": "nope", "wrong_prefix": f.sub} {
 				add("workspace/"+kind, badCase{path: strings.Replace(path, "{ws}", ws, 1), body: ri.valid,
 					status: notFound, code: "not_found", mention: "workspace"})
+			}
+			// Text no engine can compare is refused before the store, the
+			// same on both.
+			for kind, ws := range map[string]string{"invalid_utf8": "ws_%FF", "nul": "ws_%00", "bare_invalid_utf8": "%C3"} {
+				add("workspace/"+kind, badCase{path: strings.Replace(path, "{ws}", ws, 1), body: ri.valid,
+					status: http.StatusUnprocessableEntity, code: "invalid_field", mention: "workspace"})
 			}
 		}
 		if what := resourceName(pattern); strings.Contains(pattern, "{id}") {
 			slot := path[strings.LastIndex(path, "{"):]
 			slot = slot[:strings.Index(slot, "}")+1]
-			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery}[slot]
+			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt}[slot]
 			for kind, v := range map[string]string{"unknown": id.New(prefix), "garbage": "x", "other_kind": f.ws} {
 				add("id/"+kind, badCase{path: strings.Replace(path, slot, v, 1), body: ri.valid,
 					status: notFound, code: "not_found", mention: what})
 			}
+			for kind, v := range map[string]string{"invalid_utf8": prefix + "%FF", "nul": prefix + "%00"} {
+				add("id/"+kind, badCase{path: strings.Replace(path, slot, v, 1), body: ri.valid,
+					status: http.StatusUnprocessableEntity, code: "invalid_field", mention: "id"})
+			}
 			// The resource exists, but in another workspace.
 			add("id/other_workspace", badCase{path: strings.Replace(path, "{ws}", "{ws2}", 1), body: ri.valid,
-				status: notFound, code: "not_found", mention: what})
+				status: notFound, code: "not_found", mention: "not found"})
 		}
 		if ri.list {
 			for _, v := range []string{"0", "-1", "abc", "1.5", "1e2", "1001", "100000", "99999999999999999999"} {
 				add("limit="+v, badCase{path: path + "?limit=" + v, status: http.StatusUnprocessableEntity,
 					code: "invalid_field", mention: "limit"})
+			}
+			for kind, v := range map[string]string{"invalid_utf8": "%FF", "nul": "a%00", "invalid_utf8_in_id": "ws_%C3%28"} {
+				add("cursor/"+kind, badCase{path: path + "?cursor=" + v, status: http.StatusUnprocessableEntity,
+					code: "invalid_field", mention: "cursor"})
 			}
 		}
 		if ri.body == noBody {
@@ -273,10 +297,21 @@ func genericCases(f *fixture) []badCase {
 		}
 		add("body/unknown_field", badCase{body: `{"bogus_field":1}`, status: http.StatusUnprocessableEntity,
 			code: "invalid_field", mention: "bogus_field"})
+		// Invalid UTF-8 anywhere in a body: the JSON decoder would quietly
+		// replace it in strings and keep it in raw values.
+		for kind, body := range map[string]string{
+			"invalid_utf8_in_string": strings.Replace(ri.valid, `{`, "{\"x\xff\":1,", 1),
+			"invalid_utf8_lone":      "{\"name\":\"\xc3\"}",
+			"invalid_utf8_overlong":  "{\"name\":\"\xc0\xaf\"}",
+			"invalid_utf8_surrogate": "{\"name\":\"\xed\xa0\x80\"}",
+		} {
+			add("body/"+kind, badCase{body: body, status: http.StatusBadRequest, code: "invalid_encoding"})
+		}
 		add("body/too_large", badCase{body: huge, status: http.StatusRequestEntityTooLarge, code: "payload_too_large"})
 		for kind, ct := range map[string]string{
 			"text_plain": "text/plain", "form": "application/x-www-form-urlencoded", "xml": "application/xml",
 			"unparsable": "application/json;;;===", "multipart": "multipart/form-data; boundary=x",
+			"latin1": "application/json; charset=iso-8859-1", "utf16": "application/json; charset=utf-16",
 		} {
 			add("content_type/"+kind, badCase{body: ri.valid, header: map[string]string{"Content-Type": ct},
 				status: http.StatusUnsupportedMediaType, code: "unsupported_media_type"})
@@ -391,6 +426,8 @@ func fieldCases() []badCase {
 		{"name_number", `{"name":5}`, "name", ""},
 		{"name_object", `{"name":{}}`, "name", ""},
 		{"name_too_long", `{"name":"` + long(201) + `"}`, "name", ""},
+		{"name_nul", `{"name":"a\u0000b"}`, "name", ""},
+		{"name_newline", `{"name":"a\nb"}`, "name", ""},
 	})
 
 	addAll("POST", etPath, unproc, []fc{
@@ -413,6 +450,10 @@ func fieldCases() []badCase {
 		{"schema_string", `{"name":"a.b","label":"L","schema":"object"}`, "schema", ""},
 		{"schema_array", `{"name":"a.b","label":"L","schema":[]}`, "schema", ""},
 		{"schema_number", `{"name":"a.b","label":"L","schema":1}`, "schema", ""},
+		{"schema_not_compiling", `{"name":"a.b","label":"L","schema":{"type":"nope"}}`, "schema", ""},
+		{"schema_remote_ref", `{"name":"a.b","label":"L","schema":{"$ref":"http://169.254.169.254/schema.json"}}`, "schema", ""},
+		{"label_nul", `{"name":"a.b","label":"L\u0000"}`, "label", ""},
+		{"description_nul", `{"name":"a.b","label":"L","description":"d\u0000"}`, "description", ""},
 	})
 	out = append(out, badCase{name: "POST " + etPath + "/duplicate", method: "POST", path: etPath,
 		body: `{"name":"invoice.paid","label":"Again"}`, status: http.StatusConflict, code: "event_type_exists", mention: "invoice.paid"})
@@ -425,6 +466,13 @@ func fieldCases() []badCase {
 		{"type_unknown", `{"type":"invoice.refunded","data":{}}`, "type", "unknown_event_type"},
 		{"type_test", `{"type":"webhook.test","data":{}}`, "type", "unknown_event_type"},
 		{"data_missing", `{"type":"invoice.paid"}`, "data", ""},
+		{"data_null", `{"type":"invoice.paid","data":null}`, "data", ""},
+		{"data_escaped_nul", `{"type":"invoice.paid","data":{"a":"\u0000"}}`, "data", ""},
+		{"data_escaped_nul_key", `{"type":"invoice.paid","data":{"\u0000":1}}`, "data", ""},
+		{"type_nul", `{"type":"invoice.paid\u0000","data":{}}`, "type", ""},
+		{"user_id_nul", `{"type":"invoice.paid","data":{},"user_id":"u\u0000"}`, "user_id", ""},
+		{"subject_nul", `{"type":"invoice.paid","data":{},"subject":"user/\u0000"}`, "subject", ""},
+		{"subject_newline", `{"type":"invoice.paid","data":{},"subject":"user/1\nX"}`, "subject", ""},
 		{"user_id_empty", `{"type":"invoice.paid","data":{},"user_id":""}`, "user_id", ""},
 		{"user_id_number", `{"type":"invoice.paid","data":{},"user_id":7}`, "user_id", ""},
 		{"user_id_too_long", `{"type":"invoice.paid","data":{},"user_id":"` + long(256) + `"}`, "user_id", ""},
@@ -447,6 +495,8 @@ func fieldCases() []badCase {
 		fc{"events_too_many", `{"events":[` + strings.Repeat(`{"type":"invoice.paid","data":1},`, 1000) +
 			`{"type":"invoice.paid","data":1}]}`, "events", ""},
 		fc{"idempotency_key_number", `{"events":[{"type":"invoice.paid","data":{},"idempotency_key":1}]}`, "idempotency_key", ""},
+		fc{"idempotency_key_nul", `{"events":[{"type":"invoice.paid","data":{},"idempotency_key":"k\u0000"}]}`,
+			"events[0].idempotency_key", ""},
 		fc{"idempotency_key_too_long", `{"events":[{"type":"invoice.paid","data":{},"idempotency_key":"` + long(256) + `"}]}`,
 			"events[0].idempotency_key", ""},
 	)
@@ -454,9 +504,11 @@ func fieldCases() []badCase {
 	out = append(out, badCase{name: "POST " + evPath + "/batch/idempotency_key_header", method: "POST", path: evPath + "/batch",
 		body: `{"events":[{"type":"invoice.paid","data":{}}]}`, header: map[string]string{"Idempotency-Key": "k"},
 		status: unproc, code: "invalid_field", mention: "Idempotency-Key"})
-	out = append(out, badCase{name: "POST " + evPath + "/idempotency_key_too_long", method: "POST", path: evPath,
-		body: `{"type":"invoice.paid","data":{}}`, header: map[string]string{"Idempotency-Key": long(256)},
-		status: unproc, code: "invalid_field", mention: "Idempotency-Key"})
+	for kind, key := range map[string]string{"too_long": long(256), "invalid_utf8": "k\xff", "latin1": "caf\xe9"} {
+		out = append(out, badCase{name: "POST " + evPath + "/idempotency_key_" + kind, method: "POST", path: evPath,
+			body: `{"type":"invoice.paid","data":{}}`, header: map[string]string{"Idempotency-Key": key},
+			status: unproc, code: "invalid_field", mention: "Idempotency-Key"})
+	}
 
 	// Subscription fields, on create.
 	createCases := []fc{
@@ -471,6 +523,10 @@ func fieldCases() []badCase {
 	fieldCases := []fc{
 		{"name_number", `"name":1`, "name", ""},
 		{"name_too_long", `"name":"` + long(201) + `"`, "name", ""},
+		{"name_nul", `"name":"a\u0000"`, "name", ""},
+		{"url_nul", `"url":"http://127.0.0.1:9/\u0000"`, "url", ""},
+		{"event_types_nul", `"event_types":["invoice.paid\u0000"]`, "event_types[0]", ""},
+		{"api_version_nul", `"api_version":"v\u0000"`, "api_version", ""},
 		{"url_empty", `"url":""`, "url", ""},
 		{"url_ftp", `"url":"ftp://example.com/x"`, "url", ""},
 		{"url_javascript", `"url":"javascript:alert(1)"`, "url", ""},
@@ -587,7 +643,7 @@ type errorBody struct {
 // type unless c.header says otherwise.
 func send(t *testing.T, f *fixture, c badCase) (*http.Response, []byte) {
 	t.Helper()
-	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv).Replace(c.path)
+	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv, "{att}", f.att).Replace(c.path)
 	var body io.Reader
 	if c.body != "" {
 		body = strings.NewReader(c.body)
@@ -658,7 +714,11 @@ func checkError(t *testing.T, c badCase, resp *http.Response, b []byte) {
 // the exact status and error code, the JSON error shape, and no 5xx; then
 // that none of it changed anything.
 func TestBadInput(t *testing.T) {
-	f := newFixture(t)
+	apptest.Engines(t, testBadInput)
+}
+
+func testBadInput(t *testing.T, engine func(*config.Config)) {
+	f := newFixture(t, engine)
 	snapshot := func() string {
 		var b strings.Builder
 		for _, p := range []string{

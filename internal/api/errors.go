@@ -1,44 +1,55 @@
 // Error bodies and request decoding. Every error the API returns has the
-// shape {"error":{"code":…,"message":…}}; bad input always gets a 4xx whose
-// message names the offending field, never a 500.
+// shape {"error":{"code":…,"message":…}}: a service's *errs.Error with the
+// status its kind maps to, 503 store_unavailable while the database cannot
+// be reached, and a logged 500 without details for anything else.
 package api
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/postbode/postbode/internal/auth"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/store"
 )
 
 // maxBody caps every request body.
 const maxBody = 1 << 20
 
-// Error is an API error: an HTTP status, a snake_case code and a sentence.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
+// status maps each kind of service error to its HTTP status.
+var status = map[errs.Kind]int{
+	errs.Internal:        http.StatusInternalServerError,
+	errs.Malformed:       http.StatusBadRequest,
+	errs.Invalid:         http.StatusUnprocessableEntity,
+	errs.Unauthenticated: http.StatusUnauthorized,
+	errs.Forbidden:       http.StatusForbidden,
+	errs.NotFound:        http.StatusNotFound,
+	errs.Conflict:        http.StatusConflict,
+	errs.TooLarge:        http.StatusRequestEntityTooLarge,
+	errs.Unsupported:     http.StatusUnsupportedMediaType,
+	errs.RateLimited:     http.StatusTooManyRequests,
+	errs.Unavailable:     http.StatusServiceUnavailable,
 }
 
-func (e *Error) Error() string { return e.Message }
-
-func errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// invalid is a 422 for one field.
-func invalid(field, format string, args ...any) *Error {
-	return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_field",
-		Message: field + ": " + fmt.Sprintf(format, args...)}
-}
-
-func notFound(what string) *Error {
-	return errorf(http.StatusNotFound, "not_found", "%s not found", what)
+// classify turns any error into the *errs.Error to show.
+func classify(err error) *errs.Error {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return errs.Unauthenticatedf("send an integration token as Authorization: Bearer <token>")
+	case errors.Is(err, store.ErrUnavailable):
+		return errs.StoreUnavailable(err)
+	}
+	if e, ok := errs.As(err); ok {
+		return e
+	}
+	return &errs.Error{Kind: errs.Internal, Code: "internal_error", Err: err}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -49,18 +60,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// writeError writes err as the JSON error body; anything that is not an
-// *Error is an internal failure, logged and reported without its details.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = errorf(http.StatusInternalServerError, "internal_error", "something went wrong on our side; it has been logged")
-	}
-	if e.Status == http.StatusUnauthorized {
+// fail writes err as the JSON error body. Internal errors are logged and
+// shown without their details.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := classify(err)
+	msg := e.Error()
+	switch e.Kind {
+	case errs.Internal:
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "something went wrong on our side; it has been logged"
+	case errs.Unavailable:
+		s.Log.Warn("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
+	case errs.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="postbode"`)
 	}
-	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+	}
+	writeError(w, status[e.Kind], e.Code, msg)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func malformed(format string, args ...any) error {
+	return errs.New(errs.Malformed, "malformed_json", format, args...)
 }
 
 // decode reads a JSON object body into v. An empty body is allowed when
@@ -70,21 +95,29 @@ func decode(r *http.Request, v any, optional bool) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is larger than %d bytes", maxBody)
+			return errs.New(errs.TooLarge, "payload_too_large", "the request body is larger than %d bytes", maxBody)
 		}
-		return errorf(http.StatusBadRequest, "malformed_body", "the request body could not be read")
+		return errs.New(errs.Malformed, "malformed_body", "the request body could not be read")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
+		return malformed("the request body must be a JSON object")
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+			return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as application/json")
 		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as UTF-8 (charset=utf-8), not %q", cs)
+		}
+	}
+	// The JSON decoder would quietly turn invalid UTF-8 in strings into
+	// U+FFFD, and keep it as it is in raw values: refuse it instead.
+	if !utf8.Valid(body) {
+		return errs.New(errs.Malformed, "invalid_encoding", "the request body is not valid UTF-8")
 	}
 	return unmarshal(body, v)
 }
@@ -102,9 +135,9 @@ func unmarshalAt(prefix string, body []byte, v any) error {
 	// otherwise decode as an empty object or fail without a clear message.
 	if t := bytes.TrimLeft(body, " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {
 		if prefix != "" {
-			return invalid(strings.TrimSuffix(prefix, "."), "must be a JSON object")
+			return errs.Invalidf(strings.TrimSuffix(prefix, "."), "must be a JSON object")
 		}
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
+		return malformed("the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -113,23 +146,23 @@ func unmarshalAt(prefix string, body []byte, v any) error {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
-			return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON: %v", err)
+			return malformed("the request body is not valid JSON: %v", err)
 		case errors.As(err, &typ):
 			if typ.Field == "" {
-				return errorf(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
+				return malformed("the request body must be a JSON object")
 			}
-			return invalid(prefix+typ.Field, "must be %s", jsonKind(typ.Type.Kind().String()))
+			return errs.Invalidf(prefix+typ.Field, "must be %s", jsonKind(typ.Type.Kind().String()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return invalid(prefix+field, "is not a known field")
+			return errs.Invalidf(prefix+field, "is not a known field")
 		default:
 			// Errors from a field's own UnmarshalJSON (a bad duration, say).
-			return errorf(http.StatusUnprocessableEntity, "invalid_field", "%v", err)
+			return errs.New(errs.Invalid, "invalid_field", "%v", err)
 		}
 	}
 	// Anything after the object, even a stray '}' (which dec.More misses), is malformed.
 	if _, err := dec.Token(); err != io.EOF {
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object and nothing after it")
+		return malformed("the request body must hold one JSON object and nothing after it")
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/config"
 	"github.com/postbode/postbode/internal/delivery"
+	"github.com/postbode/postbode/internal/event"
 	"github.com/postbode/postbode/internal/ingest"
 	"github.com/postbode/postbode/internal/maintenance"
 	"github.com/postbode/postbode/internal/metrics"
@@ -30,7 +31,9 @@ import (
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/sqlite"
+	"github.com/postbode/postbode/internal/subscription"
 	"github.com/postbode/postbode/internal/version"
+	"github.com/postbode/postbode/internal/workspace"
 )
 
 // App is one running Postbode node.
@@ -42,6 +45,8 @@ type App struct {
 	Log     *slog.Logger
 	Node    string // this node's name: the owner of its leases
 
+	now         func() time.Time
+	auth        *auth.Authenticator
 	ingest      *ingest.Ingester
 	maintenance *maintenance.Runner
 	dispatcher  *delivery.Dispatcher
@@ -54,11 +59,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := auth.Bootstrap(ctx, st, cfg.BootstrapToken, log); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("bootstrap: %w", err)
-	}
-	a := &App{Config: cfg, Store: st, Log: log, Node: nodeName()}
+	now := time.Now
+	a := &App{Config: cfg, Store: st, Log: log, Node: nodeName(), now: now}
 	a.Metrics = metrics.New(st.QueueDepth)
 	a.sender = delivery.NewSender(cfg.AllowPrivateTargets, version.Version)
 	a.dispatcher = delivery.New(st, a.sender, delivery.Options{
@@ -68,22 +70,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:       a.Metrics,
 		Log:           log,
 	})
-	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log)
+	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log, now)
 	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
 		Released: a.dispatcher.Notify}
-	apiServer := api.New(api.Options{
-		Store:               st,
-		Auth:                &auth.Authenticator{Store: st},
-		Ingest:              a.ingest,
-		Delivery:            a.dispatcher,
-		AllowPrivateTargets: cfg.AllowPrivateTargets,
-		CheckTarget: func(ctx context.Context, url string) error {
+
+	// The services: every way in calls these, and only these decide.
+	a.auth = auth.NewAuthenticator(st, st, now)
+	workspaces := workspace.New(st, now)
+	var checkTarget func(context.Context, string) error
+	if !cfg.AllowPrivateTargets {
+		checkTarget = func(ctx context.Context, url string) error {
 			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
 			return netguard.CheckURL(ctx, nil, url)
-		},
-		Log: log,
-	})
+		}
+	}
+	subscriptions := subscription.New(subscription.Options{Store: st, Workspaces: workspaces, Routes: a.ingest,
+		Delivery: a.dispatcher, CheckTarget: checkTarget, Now: now})
+	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
+
+	apiServer := api.New(api.Options{Auth: a.auth, Workspaces: workspaces, Subscriptions: subscriptions,
+		Events: events, Log: log})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -92,7 +99,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
-			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			// The cause goes to the log only: it may name hosts and users.
+			log.Warn("readiness: the store is unreachable", "err", err)
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
@@ -132,6 +141,10 @@ func nodeName() string {
 
 // notified applies a change another node announced.
 func (a *App) notified(n store.Notification) {
+	if n.UserID != "" {
+		a.auth.Forget(n.UserID)
+		return
+	}
 	if n.SubscriptionID != "" {
 		a.ingest.Invalidate(n.WorkspaceID)
 		a.dispatcher.Invalidate(n.SubscriptionID)
@@ -144,7 +157,15 @@ func (a *App) notified(n store.Notification) {
 // accepting requests and let those under way finish (each publish waits
 // for its commit), stop the group-commit writer, let sends under way finish
 // and write their results, return unsent leases, close the store.
+//
+// On an empty database it first makes the bootstrap admin: only now that
+// the listener is bound, so credentials shown once are never shown by a
+// process that then fails to start.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.bootstrap(ctx); err != nil {
+		a.Store.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	ingestDone := make(chan struct{})
@@ -187,4 +208,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// bootstrap makes the first admin on an empty database and shows its
+// generated credentials once.
+func (a *App) bootstrap(ctx context.Context) error {
+	b, err := auth.Bootstrap(ctx, a.Store, a.Config.BootstrapToken, a.now())
+	switch {
+	case err != nil:
+		return err
+	case !b.Created && a.Config.BootstrapToken != "":
+		a.Log.Warn("POSTBODE_BOOTSTRAP_TOKEN is set but the database already has users; it was ignored")
+	case b.Created && b.Token != "":
+		a.Log.Warn("created the first admin; this is the only time its password and token are shown",
+			"email", b.Email, "password", b.Password, "token", b.Token)
+	case b.Created:
+		a.Log.Info("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token", "email", b.Email)
+	}
+	return nil
 }

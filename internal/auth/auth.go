@@ -1,6 +1,7 @@
 // Package auth owns credentials: tokens (stored only as SHA-256 hashes and
-// compared in constant time), passwords (bcrypt), and the bootstrap admin
-// that makes a fresh database usable.
+// compared in constant time), passwords (bcrypt), the cache of checked
+// tokens and its invalidation, and the bootstrap admin that makes a fresh
+// database usable.
 package auth
 
 import (
@@ -11,14 +12,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/store"
 )
 
@@ -57,21 +56,43 @@ func HashPassword(pw string) (string, error) {
 	return string(b), err
 }
 
-// principalTTL bounds how long a node trusts a token it has checked: a
-// revoked token, or a change to its owner, takes effect within this time.
+// principalTTL bounds how long a node trusts a token it has checked
+// without hearing otherwise. A change to a token or its owner reaches the
+// cache sooner: at once on the node that made it (Changed), and within a
+// cluster notification's delay on the others (Forget).
 const principalTTL = 5 * time.Second
 
 // maxCached bounds the cache; past it, it starts over.
 const maxCached = 10000
 
+// Store is what the authenticator needs of the store.
+type Store interface {
+	// TokenByHash returns the token whose SHA-256 hash is hash, with its owner.
+	TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error)
+}
+
+// Announcer tells the other nodes of a change.
+type Announcer interface {
+	Announce(ctx context.Context, n store.Notification) error
+}
+
 // Authenticator resolves bearer tokens to principals. It remembers tokens it
-// has checked for principalTTL, so that a busy publisher costs no database
-// lookups per request.
+// has checked, so that a busy publisher costs no database lookup per
+// request, and forgets a user's as soon as they change.
 type Authenticator struct {
-	Store store.Store
+	store   Store
+	cluster Announcer
+	now     func() time.Time
 
 	mu    sync.Mutex
+	gen   uint64                     // bumped by Forget: a lookup begun before is not cached
 	cache map[string]cachedPrincipal // by token hash
+}
+
+// NewAuthenticator returns an authenticator over st that announces
+// changes through cluster; now is its clock.
+func NewAuthenticator(st Store, cluster Announcer, now func() time.Time) *Authenticator {
+	return &Authenticator{store: st, cluster: cluster, now: now, cache: map[string]cachedPrincipal{}}
 }
 
 type cachedPrincipal struct {
@@ -91,34 +112,59 @@ func BearerToken(header string) (string, bool) {
 
 // Token looks a presented token up. The hash is found through the unique
 // index and then compared in constant time, so a lookup never turns into a
-// byte-by-byte comparison of secrets.
+// byte-by-byte comparison of secrets. The tokens of an inactive user do
+// not authenticate.
 func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, error) {
 	h := HashToken(token)
-	now := time.Now()
+	now := a.now()
 	a.mu.Lock()
 	c, ok := a.cache[h]
+	gen := a.gen
 	a.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.p, nil
 	}
-	t, u, err := a.Store.TokenByHash(ctx, h)
+	t, u, err := a.store.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 || u.Status == store.UserInactive {
 		return nil, ErrUnauthenticated
 	}
 	p := &Principal{User: u, Token: t}
 	a.mu.Lock()
-	if a.cache == nil || len(a.cache) >= maxCached {
-		a.cache = make(map[string]cachedPrincipal)
+	if a.gen == gen { // else a change came in while looking up: this may be older
+		if len(a.cache) >= maxCached {
+			a.cache = make(map[string]cachedPrincipal)
+		}
+		a.cache[h] = cachedPrincipal{p: p, expires: now.Add(principalTTL)}
 	}
-	a.cache[h] = cachedPrincipal{p: p, expires: now.Add(principalTTL)}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// Forget drops every cached credential of the user: on this node, after a
+// cluster notification that the user or one of its tokens changed.
+func (a *Authenticator) Forget(userID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	for h, c := range a.cache {
+		if c.p.User.ID == userID {
+			delete(a.cache, h)
+		}
+	}
+}
+
+// Changed is what a service calls after changing a user or one of its
+// tokens (revoked, moved, deactivated): the change takes effect at once on
+// this node and, through the cluster notification, on every other.
+func (a *Authenticator) Changed(ctx context.Context, userID string) error {
+	a.Forget(userID)
+	return a.cluster.Announce(ctx, store.Notification{UserID: userID})
 }
 
 // Integration authenticates a management API request: only integration tokens qualify.
@@ -135,51 +181,4 @@ func (a *Authenticator) Integration(ctx context.Context, authorization string) (
 		return nil, ErrUnauthenticated
 	}
 	return p, nil
-}
-
-// BootstrapEmail is the address of the first admin.
-const BootstrapEmail = "admin@localhost"
-
-// Bootstrap creates the first admin on an empty database. With token set it
-// becomes the admin's integration token; otherwise a random password and
-// token are made and logged once.
-func Bootstrap(ctx context.Context, s store.Store, token string, log *slog.Logger) error {
-	n, err := s.CountUsers(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	password := ""
-	if token == "" {
-		token = NewToken(store.TokenIntegration)
-		b := make([]byte, 18)
-		rand.Read(b)
-		password = base64.RawURLEncoding.EncodeToString(b)
-	}
-	pwHash := ""
-	if password != "" {
-		if pwHash, err = HashPassword(password); err != nil {
-			return err
-		}
-	}
-	now := time.Now().UTC()
-	u := &store.User{ID: id.New(id.User), Email: BootstrapEmail, Name: "Admin", Role: store.RoleAdmin,
-		PasswordHash: pwHash, Status: store.UserActive, CreatedAt: now}
-	if err := s.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil // another node bootstrapped first
-		}
-		return err
-	}
-	t := &store.Token{ID: id.New(id.Token), UserID: u.ID, Kind: store.TokenIntegration, Name: "bootstrap",
-		Hash: HashToken(token), CreatedAt: now}
-	if err := s.CreateToken(ctx, t); err != nil {
-		return err
-	}
-	if password != "" {
-		log.Warn("created the first admin; this is the only time its password and token are shown",
-			"email", BootstrapEmail, "password", password, "token", token)
-	} else {
-		log.Info("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token", "email", BootstrapEmail)
-	}
-	return nil
 }

@@ -2,12 +2,16 @@ package auth
 
 import (
 	"context"
-	"io"
-	"log/slog"
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/store/postgres"
+	"github.com/postbode/postbode/internal/store/postgres/pgtest"
 	"github.com/postbode/postbode/internal/store/sqlite"
 )
 
@@ -69,20 +73,21 @@ func openStore(t *testing.T) store.Store {
 
 func TestBootstrapAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	st := &countingStore{Store: openStore(t)}
+	db := openStore(t)
+	st := &countingStore{Store: db}
 	token := strings.Repeat("x", 40)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := Bootstrap(ctx, st, token, log); err != nil {
-		t.Fatal(err)
+	b, err := Bootstrap(ctx, db, token, time.Now())
+	if err != nil || !b.Created || b.Token != "" || b.Password != "" {
+		t.Fatalf("Bootstrap: %+v, %v", b, err)
 	}
 	// A second start finds users and creates nothing.
-	if err := Bootstrap(ctx, st, strings.Repeat("y", 40), log); err != nil {
-		t.Fatal(err)
+	if b, err := Bootstrap(ctx, db, strings.Repeat("y", 40), time.Now()); err != nil || b.Created {
+		t.Fatalf("second Bootstrap: %+v, %v", b, err)
 	}
-	if n, _ := st.CountUsers(ctx); n != 1 {
+	if n, _ := db.CountUsers(ctx); n != 1 {
 		t.Fatalf("%d users after two bootstraps, want 1", n)
 	}
-	a := &Authenticator{Store: st}
+	a := NewAuthenticator(st, db, time.Now)
 	p, err := a.Integration(ctx, "Bearer "+token)
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +112,150 @@ func TestBootstrapAndAuthenticate(t *testing.T) {
 	}
 }
 
+func TestBootstrapGeneratesCredentials(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	b, err := Bootstrap(ctx, db, "", time.Now())
+	if err != nil || !b.Created || !strings.HasPrefix(b.Token, "pbi_") || len(b.Password) < 20 {
+		t.Fatalf("Bootstrap: %+v, %v", b, err)
+	}
+	p, err := NewAuthenticator(db, db, time.Now).Integration(ctx, "Bearer "+b.Token)
+	if err != nil || !p.IsAdmin() {
+		t.Fatalf("the generated token: %v", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(p.User.PasswordHash), []byte(b.Password)) != nil {
+		t.Errorf("the generated password does not match the stored hash")
+	}
+}
+
+// failingTokens fails the token insert of a bootstrap.
+type failingTokens struct{ store.Store }
+
+var errBoom = errors.New("boom")
+
+func (f failingTokens) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return f.Store.InTx(ctx, func(tx store.Tx) error { return fn(failingTx{tx}) })
+}
+
+type failingTx struct{ store.Tx }
+
+func (failingTx) CreateToken(context.Context, *store.Token) error { return errBoom }
+
+// TestBootstrapIsOneTransaction: an admin is never left without its token;
+// the next start bootstraps again.
+func TestBootstrapIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	if _, err := Bootstrap(ctx, failingTokens{db}, "", time.Now()); !errors.Is(err, errBoom) {
+		t.Fatalf("Bootstrap with a failing token insert: %v", err)
+	}
+	if n, _ := db.CountUsers(ctx); n != 0 {
+		t.Fatalf("%d users after a failed bootstrap, want 0", n)
+	}
+	if b, err := Bootstrap(ctx, db, "", time.Now()); err != nil || !b.Created {
+		t.Fatalf("the next bootstrap: %+v, %v", b, err)
+	}
+}
+
+func TestCheckBootstrapToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		strings.Repeat("x", 32):          true,
+		"pbi_" + strings.Repeat("A", 40): true,
+		strings.Repeat("x", 31):          false,
+		strings.Repeat(" ", 40):          false,
+		strings.Repeat("x", 39) + " ":    false,
+		strings.Repeat("x", 39) + "\t":   false,
+		strings.Repeat("x", 39) + "\n":   false,
+		strings.Repeat("x", 39) + "\x00": false,
+		strings.Repeat("x", 39) + "é":    false,
+	} {
+		if err := CheckBootstrapToken(tok); (err == nil) != ok {
+			t.Errorf("CheckBootstrapToken(%q) = %v, want ok %v", tok, err, ok)
+		}
+	}
+}
+
+// TestRevocationIsImmediate: after a change to a user's tokens, the node
+// that made it stops trusting the cached token at once, and a node that
+// only hears of it through the cluster within a second (on PostgreSQL,
+// where nodes share a database).
+func TestRevocationIsImmediate(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	open := func() store.Store {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	dbA, dbB := open(), open()
+	token := strings.Repeat("r", 40)
+	if _, err := Bootstrap(ctx, dbA, token, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	nodeA, nodeB := NewAuthenticator(dbA, dbA, time.Now), NewAuthenticator(dbB, dbB, time.Now)
+	listenCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, n := range []struct {
+		db store.Store
+		a  *Authenticator
+	}{{dbA, nodeA}, {dbB, nodeB}} {
+		go n.db.Listen(listenCtx, func(ev store.Notification) {
+			if ev.UserID != "" {
+				n.a.Forget(ev.UserID)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // both listening
+	p, err := nodeA.Integration(ctx, "Bearer "+token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeB.Integration(ctx, "Bearer "+token); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.DeleteToken(ctx, p.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeA.Changed(ctx, p.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeA.Integration(ctx, "Bearer "+token); err != ErrUnauthenticated {
+		t.Errorf("the node that revoked still accepts the token: %v", err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, err := nodeB.Integration(ctx, "Bearer "+token)
+		if err == ErrUnauthenticated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other node still accepts the revoked token after a second: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestInactiveUsersTokensFail: an inactive user's tokens do not authenticate.
+func TestInactiveUsersTokensFail(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	u := &store.User{ID: "usr_1", Email: "gone@example.com", Name: "gone", Role: store.RoleMember, Status: store.UserInactive}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	token := NewToken(store.TokenIntegration)
+	if err := st.CreateToken(ctx, &store.Token{ID: "tok_1", UserID: u.ID, Kind: store.TokenIntegration, Name: "x",
+		Hash: HashToken(token)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewAuthenticator(st, st, time.Now).Integration(ctx, "Bearer "+token); err != ErrUnauthenticated {
+		t.Errorf("an inactive user's token: %v, want ErrUnauthenticated", err)
+	}
+}
+
 func TestAppTokenIsNotForTheAPI(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -119,7 +268,7 @@ func TestAppTokenIsNotForTheAPI(t *testing.T) {
 		Hash: HashToken(token), ResourceID: "inb_1"}); err != nil {
 		t.Fatal(err)
 	}
-	a := &Authenticator{Store: st}
+	a := NewAuthenticator(st, st, time.Now)
 	if p, err := a.Token(ctx, token); err != nil || p.Token.Kind != store.TokenApp || p.IsAdmin() {
 		t.Fatalf("Token: %v %+v", err, p)
 	}

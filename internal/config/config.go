@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postbode/postbode/internal/auth"
 )
 
 // DefaultRetrySchedule is the Standard Webhooks recommendation: the delays
@@ -63,8 +65,10 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.BootstrapToken = getenv("POSTBODE_BOOTSTRAP_TOKEN")
-	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
-		return c, errors.New("POSTBODE_BOOTSTRAP_TOKEN must be at least 32 characters")
+	if c.BootstrapToken != "" {
+		if err := auth.CheckBootstrapToken(c.BootstrapToken); err != nil {
+			return c, fmt.Errorf("POSTBODE_BOOTSTRAP_TOKEN %w", err)
+		}
 	}
 	if c.InactiveAfter, err = time.ParseDuration(*inactive); err != nil || c.InactiveAfter <= 0 {
 		return c, fmt.Errorf("--inactive-after: %q is not a positive Go duration", *inactive)

@@ -15,13 +15,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/metrics"
+	"github.com/postbode/postbode/internal/schema"
 	"github.com/postbode/postbode/internal/store"
 )
 
-// ErrUnknownEventType means the workspace has no event type of that name.
-var ErrUnknownEventType = errors.New("unknown event type")
+// Store is what ingest needs of the store: event types and subscriptions
+// to route by, and the group-commit insert.
+type Store interface {
+	GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error)
+	RoutableSubscriptions(ctx context.Context, workspaceID string) ([]store.Subscription, error)
+	InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error)
+}
 
 // maxBatch bounds one group commit.
 const maxBatch = 512
@@ -56,7 +63,8 @@ type Dispatch interface {
 
 // Ingester accepts events.
 type Ingester struct {
-	store    store.Store
+	store    Store
+	now      func() time.Time
 	dispatch Dispatch
 	writers  int // group commits in flight at once
 	metrics  *metrics.Metrics
@@ -67,7 +75,14 @@ type Ingester struct {
 	mu     sync.Mutex
 	gen    uint64 // bumped by Invalidate: a load begun before is not cached
 	routes map[string]routes
-	labels map[[2]string]string // (workspace, type) → label; event types never change name
+	types  map[[2]string]eventType // by (workspace, name): event types never change
+}
+
+// eventType is what routing needs of an event type: its label, and its
+// schema compiled once (nil without one, which then costs nothing).
+type eventType struct {
+	label  string
+	schema *schema.Schema
 }
 
 type routes struct {
@@ -91,9 +106,10 @@ type reply struct {
 // commits with writers transactions at a time: one for an engine with a
 // single writer (SQLite), more where concurrent transactions overlap their
 // round trips and flushes (PostgreSQL).
-func New(s store.Store, dispatch Dispatch, writers int, m *metrics.Metrics, log *slog.Logger) *Ingester {
-	return &Ingester{store: s, dispatch: dispatch, writers: max(writers, 1), metrics: m, log: log,
-		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, labels: map[[2]string]string{}}
+// now is its clock.
+func New(s Store, dispatch Dispatch, writers int, m *metrics.Metrics, log *slog.Logger, now func() time.Time) *Ingester {
+	return &Ingester{store: s, now: now, dispatch: dispatch, writers: max(writers, 1), metrics: m, log: log,
+		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, types: map[[2]string]eventType{}}
 }
 
 // Invalidate drops the cached routes of a workspace after a subscription changed.
@@ -133,7 +149,7 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // transaction: either every event is stored or none is. A refused event
 // fails the whole batch with a *BatchError naming it.
 func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.InsertResult, error) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := in.now().UTC().Truncate(time.Microsecond)
 	r := &request{nes: make([]store.NewEvent, 0, len(ps)), done: make(chan reply, 1)}
 	for i, p := range ps {
 		ne, lease, err := in.route(ctx, p, now)
@@ -173,16 +189,19 @@ func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.Ins
 // that wants it, each leased to this node when its queue has room.
 // lease is how long the leased ones' leases last from the commit (0: none).
 func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne store.NewEvent, lease time.Duration, err error) {
-	label, err := in.label(ctx, p.WorkspaceID, p.Type)
+	et, err := in.eventType(ctx, p.WorkspaceID, p.Type)
 	if err != nil {
 		return ne, 0, err
+	}
+	if err := et.schema.Validate(p.Data); err != nil {
+		return ne, 0, schemaError(err)
 	}
 	subs, err := in.subscriptions(ctx, p.WorkspaceID)
 	if err != nil {
 		return ne, 0, err
 	}
 	ne = store.NewEvent{
-		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: label,
+		Event: store.Event{ID: id.New(id.Event), WorkspaceID: p.WorkspaceID, Type: p.Type, Label: et.label,
 			Data: p.Data, UserID: p.UserID, Subject: p.Subject, CreatedAt: now},
 		IdempotencyKey:   p.IdempotencyKey,
 		IdempotencySince: now.Add(-store.IdempotencyWindow),
@@ -208,25 +227,50 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 
 var errShuttingDown = errors.New("shutting down")
 
-func (in *Ingester) label(ctx context.Context, ws, typ string) (string, error) {
+// eventType returns the workspace's event type typ, or an error naming
+// the field "type" when there is none.
+func (in *Ingester) eventType(ctx context.Context, ws, typ string) (eventType, error) {
 	key := [2]string{ws, typ}
 	in.mu.Lock()
-	label, ok := in.labels[key]
+	et, ok := in.types[key]
 	in.mu.Unlock()
 	if ok {
-		return label, nil
+		return et, nil
 	}
-	et, err := in.store.GetEventType(ctx, ws, typ)
+	st, err := in.store.GetEventType(ctx, ws, typ)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrUnknownEventType
+		return et, errs.InvalidCode("unknown_event_type", "type", "this workspace has no event type %q; create it first", typ)
 	}
 	if err != nil {
-		return "", err
+		return et, err
+	}
+	et.label = st.Label
+	if len(st.Schema) > 0 {
+		// Stored schemas compiled when their type was created; one that
+		// no longer does (a library change) must not take publishing down.
+		if et.schema, err = schema.Compile(st.Schema); err != nil {
+			in.log.Error("an event type's stored schema does not compile; its events are not checked",
+				"workspace", ws, "type", typ, "err", err)
+		}
 	}
 	in.mu.Lock()
-	in.labels[key] = et.Label
+	in.types[key] = et
 	in.mu.Unlock()
-	return et.Label, nil
+	return et, nil
+}
+
+// schemaError is the refusal of data that its type's schema refuses,
+// naming the failing place in the data.
+func schemaError(err error) error {
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		at := ve.Path
+		if at == "" {
+			at = "/"
+		}
+		return errs.InvalidCode("schema_mismatch", "data", "does not match the event type's schema at %s: %s", at, ve.Message)
+	}
+	return errs.InvalidCode("schema_mismatch", "data", "does not match the event type's schema: %v", err)
 }
 
 func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subscription, error) {
@@ -234,7 +278,7 @@ func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subsc
 	r, ok := in.routes[ws]
 	gen := in.gen
 	in.mu.Unlock()
-	if ok && time.Since(r.loaded) < routeTTL {
+	if ok && in.now().Sub(r.loaded) < routeTTL {
 		return r.subs, nil
 	}
 	subs, err := in.store.RoutableSubscriptions(ctx, ws)
@@ -243,7 +287,7 @@ func (in *Ingester) subscriptions(ctx context.Context, ws string) ([]store.Subsc
 	}
 	in.mu.Lock()
 	if in.gen == gen { // else a change came in while loading: this may be older
-		in.routes[ws] = routes{subs: subs, loaded: time.Now()}
+		in.routes[ws] = routes{subs: subs, loaded: in.now()}
 	}
 	in.mu.Unlock()
 	return subs, nil
@@ -301,7 +345,7 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 	var nes []store.NewEvent
 	for _, r := range batch {
 		// A lease runs from the commit, not from the reservation.
-		until := time.Now().Add(r.lease)
+		until := in.now().Add(r.lease)
 		for i := range r.nes {
 			for j := range r.nes[i].Deliveries {
 				if d := &r.nes[i].Deliveries[j]; d.Status == store.DeliverySending {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/postbode/postbode/internal/app"
 	"github.com/postbode/postbode/internal/config"
+	"github.com/postbode/postbode/internal/store/postgres/pgtest"
 )
 
 // Token is the bootstrap admin's integration token in every test node.
@@ -226,4 +227,15 @@ func (rc *Receiver) Wait(t testing.TB, n int, timeout time.Duration) []Request {
 			return got
 		}
 	}
+}
+
+// Engines runs fn once per store engine: SQLite, and PostgreSQL (a fresh
+// schema) where pgtest finds one. engine sets the configuration to use it:
+// pass it to Start.
+func Engines(t *testing.T, fn func(t *testing.T, engine func(*config.Config))) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func(*config.Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		fn(t, func(c *config.Config) { c.Database = url })
+	})
 }

@@ -1,0 +1,264 @@
+// The fields a client may set on a subscription, and the rules that decide
+// whether a create or a change is accepted.
+package subscription
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postbode/postbode/internal/config"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/netguard"
+	"github.com/postbode/postbode/internal/signing"
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/validate"
+)
+
+// Input is the body of a create or a change; absent fields are nil.
+type Input struct {
+	Name              *string           `json:"name"`
+	Mode              *string           `json:"mode"`
+	URL               *string           `json:"url"`
+	EventTypes        []string          `json:"event_types"`
+	Status            *string           `json:"status"`
+	Payload           *string           `json:"payload"`
+	Format            *string           `json:"format"`
+	Headers           map[string]string `json:"headers"`
+	SignatureScheme   *string           `json:"signature_scheme"`
+	SignatureHeader   *string           `json:"signature_header"`
+	Secret            *string           `json:"secret"`
+	TimeoutSeconds    *int              `json:"timeout_seconds"`
+	FailureThreshold  *int              `json:"failure_threshold"`
+	RetrySchedule     json.RawMessage   `json:"retry_schedule"` // null: back to the server's default
+	APIVersion        json.RawMessage   `json:"api_version"`
+	Auth              *string           `json:"auth"`
+	CoalesceBySubject *bool             `json:"coalesce_by_subject"`
+}
+
+// Limits on what a subscription holds.
+const (
+	MaxURL         = 2048
+	MaxHeaders     = 50
+	MaxHeaderValue = 4096
+	MaxAPIVersion  = 100
+)
+
+// apply validates in and writes it onto sub.
+func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input) error {
+	if in.Status != nil {
+		return errs.Invalidf("status", "is read-only; use the enable and disable actions")
+	}
+	if in.Mode != nil {
+		switch *in.Mode {
+		case store.ModePush:
+		case store.ModePull:
+			return errs.Invalidf("mode", "pull subscriptions (mailboxes) are not available in this version")
+		default:
+			return errs.Invalidf("mode", "must be push or pull")
+		}
+	}
+	if in.Auth != nil {
+		return errs.Invalidf("auth", "applies to pull subscriptions only")
+	}
+	if in.CoalesceBySubject != nil {
+		return errs.Invalidf("coalesce_by_subject", "applies to pull subscriptions only")
+	}
+	if in.Name != nil {
+		sub.Name = strings.TrimSpace(*in.Name)
+		if err := validate.Name("name", sub.Name); err != nil {
+			return err
+		}
+	}
+	if in.URL != nil && *in.URL != shown(sub.URL) {
+		// A URL sent back as it was shown, password masked, is no change.
+		if err := s.checkURL(ctx, *in.URL); err != nil {
+			return err
+		}
+		sub.URL = *in.URL
+	}
+	if sub.URL == "" {
+		return errs.Invalidf("url", "is required for push subscriptions")
+	}
+	if in.EventTypes != nil {
+		if err := s.opt.Workspaces.CheckEventTypes(ctx, sub.WorkspaceID, in.EventTypes); err != nil {
+			return err
+		}
+		sub.EventTypes = in.EventTypes
+	}
+	if err := oneOf("payload", in.Payload, &sub.Payload, "full", "notification"); err != nil {
+		return err
+	}
+	if err := oneOf("format", in.Format, &sub.Format, "envelope", "raw"); err != nil {
+		return err
+	}
+	if sub.Format == "raw" && sub.Payload == "notification" {
+		return errs.Invalidf("format", "raw sends the event's data as the body, so it cannot go with payload notification")
+	}
+	if err := oneOf("signature_scheme", in.SignatureScheme, &sub.SignatureScheme, "standard", "hmac-sha256"); err != nil {
+		return err
+	}
+	if in.SignatureHeader != nil {
+		if !validate.HeaderName(*in.SignatureHeader) || reservedHeader(*in.SignatureHeader) {
+			return errs.Invalidf("signature_header", "must be a valid HTTP header name that Postbode does not set itself")
+		}
+		sub.SignatureHeader = *in.SignatureHeader
+	}
+	if in.Headers != nil {
+		keepMasked(in.Headers, sub.Headers)
+		if err := checkHeaders(in.Headers, sub.SignatureHeader); err != nil {
+			return err
+		}
+		sub.Headers = in.Headers
+	} else if in.SignatureHeader != nil {
+		// The headers already set must not clash with the new name.
+		for k := range sub.Headers {
+			if strings.EqualFold(k, sub.SignatureHeader) {
+				return errs.Invalidf("signature_header", "%q is already one of the subscription's headers", k)
+			}
+		}
+	}
+	if in.Secret != nil {
+		k, err := signing.DecodeSecret(*in.Secret)
+		if err != nil || len(k) < 24 || len(k) > 64 || !strings.HasPrefix(*in.Secret, "whsec_") {
+			return errs.Invalidf("secret", "must be whsec_ followed by the base64 of 24 to 64 random bytes; leave it out to have one generated")
+		}
+		sub.Secret = *in.Secret
+	}
+	if in.TimeoutSeconds != nil {
+		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > 30 {
+			return errs.Invalidf("timeout_seconds", "must be from 1 to 30")
+		}
+		sub.TimeoutSeconds = *in.TimeoutSeconds
+	}
+	if in.FailureThreshold != nil {
+		if *in.FailureThreshold < 1 || *in.FailureThreshold > 1000 {
+			return errs.Invalidf("failure_threshold", "must be from 1 to 1000")
+		}
+		sub.FailureThreshold = *in.FailureThreshold
+	}
+	if err := applySchedule(sub, in.RetrySchedule); err != nil {
+		return err
+	}
+	if len(in.APIVersion) > 0 {
+		if string(in.APIVersion) == "null" {
+			sub.APIVersion = nil
+		} else {
+			var v string
+			if json.Unmarshal(in.APIVersion, &v) != nil {
+				return errs.Invalidf("api_version", "must be a string of at most %d characters, or null", MaxAPIVersion)
+			}
+			if err := validate.Line("api_version", v, MaxAPIVersion); err != nil {
+				return err
+			}
+			sub.APIVersion = &v
+		}
+	}
+	return nil
+}
+
+// shown is a URL as the client was shown it.
+func shown(u string) string { return View(&store.Subscription{URL: u}).URL }
+
+func applySchedule(sub *store.Subscription, raw json.RawMessage) error {
+	if string(raw) == "null" {
+		sub.RetrySchedule = nil
+		return nil
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		return errs.Invalidf("retry_schedule", `must be a list of Go durations such as ["30s","5m"], or null for the server's default`)
+	}
+	if len(list) > config.MaxRetries {
+		return errs.Invalidf("retry_schedule", "may hold at most %d delays", config.MaxRetries)
+	}
+	sched := make([]store.Duration, len(list))
+	for i, v := range list {
+		d, err := time.ParseDuration(v)
+		if err == nil {
+			err = config.CheckDelay(d)
+		}
+		if err != nil {
+			return errs.Invalidf(fmt.Sprintf("retry_schedule[%d]", i), "%q must be a Go duration such as 30s or 5m, from above 0 to %s",
+				v, config.MaxRetryDelay)
+		}
+		sched[i] = store.Duration(d)
+	}
+	sub.RetrySchedule = sched
+	return nil
+}
+
+func oneOf(field string, in *string, dst *string, allowed ...string) error {
+	if in == nil {
+		return nil
+	}
+	for _, a := range allowed {
+		if *in == a {
+			*dst = a
+			return nil
+		}
+	}
+	return errs.Invalidf(field, "must be %s", strings.Join(allowed, " or "))
+}
+
+func (s *Service) checkURL(ctx context.Context, raw string) error {
+	if err := validate.Line("url", raw, MaxURL); err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return errs.Invalidf("url", "must be an absolute http or https URL of at most %d characters", MaxURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errs.Invalidf("url", "the port must be from 1 to 65535")
+		}
+	}
+	if s.opt.CheckTarget == nil {
+		return nil
+	}
+	if err := s.opt.CheckTarget(ctx, raw); err != nil {
+		if errors.Is(err, netguard.ErrPrivateTarget) {
+			return errs.InvalidCode("private_target", "url", "the target resolves to a loopback, private, link-local or unspecified address")
+		}
+		return errs.Invalidf("url", "%v", err)
+	}
+	return nil
+}
+
+// reservedHeader names the headers Postbode sets on every request.
+func reservedHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection",
+		"webhook-id", "webhook-timestamp", "webhook-signature":
+		return true
+	}
+	return false
+}
+
+func checkHeaders(h map[string]string, signatureHeader string) error {
+	if len(h) > MaxHeaders {
+		return errs.Invalidf("headers", "may hold at most %d headers", MaxHeaders)
+	}
+	for k, v := range h {
+		if !validate.HeaderName(k) {
+			return errs.Invalidf("headers", "%q is not a valid HTTP header name", k)
+		}
+		field := "headers." + k
+		if reservedHeader(k) || strings.EqualFold(k, signatureHeader) {
+			return errs.Invalidf(field, "is set by Postbode itself")
+		}
+		if len(v) > MaxHeaderValue || validate.Line(field, v, 0) != nil {
+			return errs.Invalidf(field, "must be at most %d characters without line breaks or other control characters", MaxHeaderValue)
+		}
+	}
+	return nil
+}
