@@ -32,6 +32,7 @@ type options struct {
 	rate           float64
 	subscriptions  int
 	payload        int
+	schema         bool
 	subConcurrency int
 	baseline       bool
 	baselineFor    time.Duration
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in events/s on a fixed schedule (open loop); 0 publishes as fast as --concurrency allows")
 	fs.IntVar(&o.subscriptions, "subscriptions", 1, "subscriptions every event fans out to (one receiver path each)")
 	fs.IntVar(&o.payload, "payload-size", 256, "bytes of padding in each event's data")
+	fs.BoolVar(&o.schema, "schema", false, "give the bench event type a JSON Schema, so that every event's data is checked against it")
 	fs.IntVar(&o.subConcurrency, "subscription-concurrency", 32,
 		"sends in flight per subscription: the in-process node's setting, and the baseline's connection count")
 	fs.BoolVar(&o.baseline, "baseline", false,
@@ -205,7 +207,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	defer rc.close()
 
-	ws, subs, err := c.setup(ctx, rc.URL, o.subscriptions)
+	ws, subs, err := c.setup(ctx, rc.URL, o.subscriptions, o.schema)
 	if o.url != "" && len(subs) > 0 {
 		defer func() {
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

@@ -257,16 +257,25 @@ func (c *client) waitReady(ctx context.Context) error {
 // benchEventType is the event type every bench event has.
 const benchEventType = "bench.event"
 
-// setup creates a workspace with the bench event type and n subscriptions,
-// subscription i posting to receiverURL/s/i; it returns their ids in order.
-func (c *client) setup(ctx context.Context, receiverURL string, n int) (ws string, subs []string, err error) {
+// benchSchema is the JSON Schema --schema gives the bench event type: what
+// a typical publisher checks (an object, required typed fields, a bound).
+const benchSchema = `{"type":"object","required":["seq","pad"],"additionalProperties":false,
+"properties":{"seq":{"type":"integer","minimum":0},"pad":{"type":"string","maxLength":1000000}}}`
+
+// setup creates a workspace with the bench event type (with benchSchema
+// when withSchema) and n subscriptions, subscription i posting to
+// receiverURL/s/i; it returns their ids in order.
+func (c *client) setup(ctx context.Context, receiverURL string, n int, withSchema bool) (ws string, subs []string, err error) {
 	var w struct{ ID string }
 	name := "bench " + time.Now().UTC().Format(time.RFC3339)
 	if err := c.call(ctx, http.MethodPost, "/api/v1/workspaces", map[string]string{"name": name}, http.StatusCreated, &w); err != nil {
 		return "", nil, fmt.Errorf("creating the workspace: %w", err)
 	}
-	if err := c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+w.ID+"/event-types",
-		map[string]string{"name": benchEventType, "label": "Bench event"}, http.StatusCreated, nil); err != nil {
+	et := map[string]any{"name": benchEventType, "label": "Bench event"}
+	if withSchema {
+		et["schema"] = json.RawMessage(benchSchema)
+	}
+	if err := c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+w.ID+"/event-types", et, http.StatusCreated, nil); err != nil {
 		return w.ID, nil, fmt.Errorf("creating the event type: %w", err)
 	}
 	subs = make([]string, n)

@@ -176,7 +176,7 @@ func (s *Service) CreateEventType(ctx context.Context, p *auth.Principal, ws str
 			return nil, err
 		}
 		if _, err := schema.Compile(raw); err != nil {
-			return nil, errs.Invalidf("schema", "%v", err)
+			return nil, schemaError(err)
 		}
 	}
 	et := &store.EventType{WorkspaceID: ws, Name: in.Name, Label: label, Description: in.Description,
@@ -234,4 +234,16 @@ func (s *Service) CheckEventTypes(ctx context.Context, ws string, types []string
 		}
 	}
 	return nil
+}
+
+// schemaError names the place in the schema that does not compile.
+func schemaError(err error) error {
+	var ce *schema.CompileError
+	if !errors.As(err, &ce) {
+		return errs.Invalidf("schema", "%v", err)
+	}
+	if ce.Path != "" {
+		return errs.Invalidf("schema", "at %s: %s", ce.Path, ce.Message)
+	}
+	return errs.Invalidf("schema", "%s", ce.Message)
 }
