@@ -455,7 +455,8 @@ func (s *Server) rotateSecret(r *http.Request, p *auth.Principal) (int, any, err
 	if err := decode(r, &struct{}{}, true); err != nil {
 		return 0, nil, err
 	}
-	sub, err = s.Store.RotateSecret(r.Context(), sub.WorkspaceID, sub.ID, signing.NewSecret(), now().Add(SecretRotationGrace))
+	t := now()
+	sub, err = s.Store.RotateSecret(r.Context(), sub.WorkspaceID, sub.ID, signing.NewSecret(), t, t.Add(SecretRotationGrace))
 	if err != nil {
 		return 0, nil, err
 	}

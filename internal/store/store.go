@@ -67,33 +67,78 @@ type Page struct {
 	Limit  int
 }
 
-// Store is everything Postbode persists. Methods are safe for concurrent use.
+// Store is everything Postbode persists, one interface per concept so that
+// a service can ask for only the part it uses. Methods are safe for
+// concurrent use.
 type Store interface {
+	Workspaces
+	Accounts
+	EventTypes
+	Subscriptions
+	Events
+	Queue
+	Attempts
+	Cluster
+
 	Ping(ctx context.Context) error
 	Close() error
+	// InTx runs fn in one database transaction: every call on tx is
+	// committed together when fn returns nil, and rolled back when it
+	// returns an error or panics (the panic goes on). Calls on tx see the
+	// transaction's own writes. A call on tx that fails with ErrNotFound or
+	// ErrConflict leaves the transaction usable; after any other error fn
+	// should return it. fn must use tx, not the Store: on SQLite tx holds
+	// the only writer, so a write through the Store waits until ctx ends.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+}
 
-	// Workspaces and membership.
+// Tx is the part of the Store that InTx runs in one transaction: the small,
+// rarely written tables, which a service may need to change together (a
+// user with its first token, a workspace with its catalogue).
+type Tx interface {
+	Workspaces
+	Accounts
+	EventTypes
+}
+
+// Workspaces are the isolation units and who may see them.
+type Workspaces interface {
+	// CreateWorkspace inserts w and makes ownerID (if set) a member; a
+	// taken id is ErrConflict.
 	CreateWorkspace(ctx context.Context, w *Workspace, ownerID string) error
 	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	// ListWorkspaces lists all workspaces when userID is empty, else those
 	// the user is a member of.
 	ListWorkspaces(ctx context.Context, userID string, p Page) ([]Workspace, error)
 	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+}
 
-	// Users and tokens.
+// Accounts are the users and the bearer tokens they authenticate with.
+type Accounts interface {
 	CountUsers(ctx context.Context) (int, error)
+	// CreateUser inserts u; a taken id or email is ErrConflict.
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
+	// CreateToken inserts t; a taken id or hash is ErrConflict.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose SHA-256 hash is hash, with its owner.
 	TokenByHash(ctx context.Context, hash string) (*Token, *User, error)
+	// DeleteToken revokes a token.
+	DeleteToken(ctx context.Context, id string) error
+}
 
-	// Event types.
+// EventTypes is a workspace's catalogue of event types.
+type EventTypes interface {
+	// CreateEventType inserts et; a name the workspace has is ErrConflict.
 	CreateEventType(ctx context.Context, et *EventType) error
 	GetEventType(ctx context.Context, workspaceID, name string) (*EventType, error)
 	ListEventTypes(ctx context.Context, workspaceID string, p Page) ([]EventType, error)
+}
 
-	// Subscriptions.
+// Subscriptions say where events go. Every method that acts on one
+// subscription returns ErrNotFound when it is not in the workspace, also
+// when it is deleted while the method runs.
+type Subscriptions interface {
 	CreateSubscription(ctx context.Context, s *Subscription) error
 	GetSubscription(ctx context.Context, workspaceID, id string) (*Subscription, error)
 	// SubscriptionByID looks a subscription up without its workspace, for
@@ -106,38 +151,46 @@ type Store interface {
 	// UpdateSubscription writes the editable fields of s: never its status,
 	// secrets or failure count.
 	UpdateSubscription(ctx context.Context, s *Subscription) error
+	// DeleteSubscription removes a subscription with its deliveries and
+	// their attempts.
 	DeleteSubscription(ctx context.Context, workspaceID, id string) error
 	// SetSubscriptionStatus moves a subscription to status. Moving to active
 	// resets the failure count and releases held deliveries (due at now);
 	// moving away from active holds pending deliveries.
 	SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*Subscription, error)
 	// RotateSecret installs secret and keeps the old one until previousUntil.
-	RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*Subscription, error)
+	RotateSecret(ctx context.Context, workspaceID, id, secret string, now, previousUntil time.Time) (*Subscription, error)
 	// Recover re-queues failed and held deliveries created at or after since;
 	// a disabled subscription is made active first, which releases all its
 	// held deliveries. It returns how many were re-queued.
 	Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error)
+}
 
-	// Events. InsertEvents writes every event with its deliveries and
-	// idempotency key in one transaction (group commit). A repeated key
-	// within its window yields the first event and writes nothing. Event
-	// data is kept byte for byte. Deliveries take their workspace and event
-	// from the event; routing may be stale, so a delivery to a subscription
-	// deleted since is dropped, and a pending or sending one to a
-	// subscription no longer active is held. A delivery may be inserted as
-	// sending, leased to its LeaseOwner (the inserting node sends it without
-	// claiming it); InsertResult.Leased says which were stored so.
+// Events are what happened, written with the deliveries routed for them.
+type Events interface {
+	// InsertEvents writes every event with its deliveries and idempotency
+	// key in one transaction (group commit). A repeated key within its
+	// window yields the first event and writes nothing. Event data is kept
+	// byte for byte. Deliveries take their workspace and event from the
+	// event; routing may be stale, so a delivery to a subscription deleted
+	// since is dropped, and a pending or sending one to a subscription no
+	// longer active is held. A delivery may be inserted as sending, leased
+	// to its LeaseOwner (the inserting node sends it without claiming it);
+	// InsertResult.Leased says which were stored so.
 	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
 	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
+}
 
-	// Deliveries as a queue.
+// Queue is the deliveries as a work queue: claimed under leases, completed
+// in batches.
+type Queue interface {
 	ClaimDeliveries(ctx context.Context, c Claim) ([]ClaimedDelivery, error)
 	// CompleteDeliveries writes attempts and delivery outcomes in one
 	// transaction, counts consecutive failures per subscription and disables
 	// active ones that reach their threshold (or answered 410). It returns
 	// the ids of the subscriptions it moved from active to disabled. An
 	// outcome for a delivery deleted meanwhile is skipped.
-	CompleteDeliveries(ctx context.Context, outcomes []Outcome) ([]string, error)
+	CompleteDeliveries(ctx context.Context, now time.Time, outcomes []Outcome) ([]string, error)
 	// NextDue is when the earliest pending delivery becomes due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// ReleaseLeases puts sending deliveries whose lease ended before now (or,
@@ -154,20 +207,26 @@ type Store interface {
 	// RecordTestAttempt stores a test send: event, delivery and attempt, not
 	// counted toward auto-disable.
 	RecordTestAttempt(ctx context.Context, e *Event, d *Delivery, a *Attempt) error
-	// ListAttempts pages newest first: p.Cursor is the last id of the previous page.
-	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
 	// QueueDepth counts deliveries waiting to be sent (pending or sending).
 	QueueDepth(ctx context.Context) (int64, error)
+}
 
-	// Cluster coordination.
-	//
+// Attempts is the log of HTTP requests made for deliveries.
+type Attempts interface {
+	// ListAttempts pages newest first: p.Cursor is the last id of the previous page.
+	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
+}
+
+// Cluster is what nodes sharing one database coordinate through.
+type Cluster interface {
 	// Listen calls fn for changes made by any node (new due deliveries, a
 	// changed subscription) until ctx ends. An engine confined to one process
 	// may never call fn: there, every change is seen in-process.
 	Listen(ctx context.Context, fn func(Notification)) error
-	// TryLead makes owner the holder of the named lease for ttl if it is
-	// free, expired or owner's already, and reports whether owner holds it.
-	TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// TryLead makes owner the holder of the named lease until now+ttl if it
+	// is free, expired at now or owner's already, and reports whether owner
+	// holds it.
+	TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 	// Prune deletes up to limit events created before before whose
 	// deliveries are all finished, with their deliveries and attempts, and
 	// idempotency keys older than keysBefore; it returns the events deleted.

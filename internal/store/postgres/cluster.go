@@ -69,15 +69,15 @@ func (db *DB) listenOnce(ctx context.Context, fn func(store.Notification)) error
 	}
 }
 
-// TryLead makes owner the holder of the named lease for ttl if the lease is
-// free, expired or already owner's, and reports whether owner holds it.
-// The database's clock decides, so nodes' clocks need not agree.
-func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+// TryLead makes owner the holder of the named lease until now+ttl if the
+// lease is free, expired at now or already owner's, and reports whether
+// owner holds it. Nodes' clocks must agree to well within ttl.
+func (db *DB) TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	var holder string
-	err := db.pool.QueryRow(ctx, `INSERT INTO leader_leases (name, owner, until) VALUES ($1, $2, now() + $3::interval)
+	err := db.pool.QueryRow(ctx, `INSERT INTO leader_leases (name, owner, until) VALUES ($1, $2, $4)
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-		WHERE leader_leases.until < now() OR leader_leases.owner = excluded.owner
-		RETURNING owner`, name, owner, ttl.String()).Scan(&holder)
+		WHERE leader_leases.until <= $3 OR leader_leases.owner = excluded.owner
+		RETURNING owner`, name, owner, now, now.Add(ttl)).Scan(&holder)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil

@@ -33,7 +33,8 @@ const notifyChannel = "postbode"
 
 // DB is the PostgreSQL Store.
 type DB struct {
-	pool *pgxpool.Pool
+	tables // through the pool
+	pool   *pgxpool.Pool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -60,7 +61,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool}, nil
+	return &DB{tables: tables{pool}, pool: pool}, nil
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -93,6 +94,13 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// InTx runs fn in one transaction.
+func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return db.tx(ctx, func(tx pgx.Tx) error { return fn(tables{tx}) })
+}
+
+// tx runs fn in a transaction, committed when fn returns nil and rolled
+// back otherwise, also when fn panics.
 func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.pool, fn)
 }

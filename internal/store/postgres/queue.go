@@ -55,11 +55,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 }
 
 // CompleteDeliveries writes a batch of outcomes in one transaction.
-func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error) {
 	var disabled []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		disabled = disabled[:0]
-		now := time.Now()
 		// Lock the subscriptions this batch counts for, in id order: ingest
 		// (FOR SHARE) and other nodes' completers lock them in the same
 		// order, so they wait for each other instead of deadlocking. Until
@@ -277,7 +276,7 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // ReleaseLeases returns expired (or owner's) leases to pending.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
 	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-		updated_at = now() WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
+		updated_at = $1 WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
 	if err != nil {
 		return 0, err
 	}

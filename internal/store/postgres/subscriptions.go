@@ -163,10 +163,10 @@ func holdPending(ctx context.Context, tx pgx.Tx, now time.Time, subIDs []string)
 }
 
 // RotateSecret installs a new secret and keeps the old one signing until previousUntil.
-func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*store.Subscription, error) {
+func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, now, previousUntil time.Time) (*store.Subscription, error) {
 	out, err := scanSubscription(db.pool.QueryRow(ctx, `UPDATE subscriptions SET previous_secret = secret, secret = $1,
-		previous_secret_expires_at = $2, updated_at = now() WHERE id = $3 AND workspace_id = $4 RETURNING `+subscriptionColumns,
-		secret, previousUntil, id, workspaceID))
+		previous_secret_expires_at = $2, updated_at = $5 WHERE id = $3 AND workspace_id = $4 RETURNING `+subscriptionColumns,
+		secret, previousUntil, id, workspaceID, now))
 	if err == nil {
 		db.announce(ctx, workspaceID, id)
 	}

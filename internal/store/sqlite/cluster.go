@@ -30,13 +30,12 @@ type leaderLease struct {
 	until time.Time
 }
 
-// TryLead gives owner the named lease for ttl if it is free, expired or
-// owner's already.
-func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+// TryLead gives owner the named lease until now+ttl if it is free, expired
+// at now or owner's already.
+func (db *DB) TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	l := &db.leads
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
 	if cur, ok := l.m[name]; ok && cur.owner != owner && now.Before(cur.until) {
 		return false, nil
 	}

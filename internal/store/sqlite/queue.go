@@ -82,7 +82,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 }
 
 // CompleteDeliveries writes a batch of outcomes.
-func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error) {
 	var disabled []string
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
@@ -116,7 +116,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		}
 		defer disable.Close()
 
-		now := micros(time.Now())
+		now := micros(now)
 		retried := map[string][]string{} // deliveries put back to pending, by subscription
 		disabledNow := map[string]bool{}
 		clean := map[string]bool{} // subscriptions whose count is 0 as of now
@@ -252,9 +252,15 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // delivery keeps its next_attempt_at: it was due when claimed, so it is due
 // now by the caller's clock too.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	return db.releaseLeases(ctx, owner, now, now)
+}
+
+// releaseLeases releases the leases of owner and those that ended before
+// before, as of now.
+func (db *DB) releaseLeases(ctx context.Context, owner string, before, now time.Time) (int, error) {
 	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
 		updated_at = ? WHERE status = 'sending' AND (lease_until < ? OR lease_owner = ?)`,
-		micros(time.Now()), micros(now), owner)
+		micros(now), micros(before), owner)
 	if err != nil {
 		return 0, err
 	}

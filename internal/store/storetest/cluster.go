@@ -48,27 +48,28 @@ func clusterTests() []test {
 			}
 		}},
 		{"TryLeadIsExclusive", func(t *testing.T, f *fixture) {
-			lead := func(name, owner string, ttl time.Duration, want bool) {
+			lead := func(name, owner string, now time.Time, ttl time.Duration, want bool) {
 				t.Helper()
-				got, err := f.s.TryLead(f.ctx, name, owner, ttl)
+				got, err := f.s.TryLead(f.ctx, name, owner, now, ttl)
 				f.must(err, "TryLead")
 				if got != want {
-					t.Errorf("TryLead(%s, %s) = %v, want %v", name, owner, got, want)
+					t.Errorf("TryLead(%s, %s, %s) = %v, want %v", name, owner, show(now), got, want)
 				}
 			}
-			lead("maintenance", "node-a", time.Hour, true)
-			lead("maintenance", "node-a", time.Hour, true) // renewal
-			lead("maintenance", "node-b", time.Hour, false)
-			lead("other-job", "node-b", time.Hour, true) // names are independent
-			lead("other-job", "node-a", time.Hour, false)
-			// The lease ends after ttl (by the engine's clock): then another
-			// owner may take it, and the first one has lost it.
-			ttl := 300 * time.Millisecond
-			lead("short", "node-a", ttl, true)
-			lead("short", "node-b", time.Hour, false)
-			time.Sleep(ttl + 200*time.Millisecond)
-			lead("short", "node-b", time.Hour, true)
-			lead("short", "node-a", time.Hour, false)
+			lead("maintenance", "node-a", t0, time.Hour, true)
+			lead("maintenance", "node-a", t0, time.Hour, true) // renewal
+			lead("maintenance", "node-b", t0, time.Hour, false)
+			lead("other-job", "node-b", t0, time.Hour, true) // names are independent
+			lead("other-job", "node-a", t0, time.Hour, false)
+			// The lease ends ttl after the time it was taken or renewed at,
+			// by the caller's clock (t0 is long past, so an engine reading its
+			// own clock shows up): then another owner may take it, and the
+			// first one has lost it.
+			lead("short", "node-a", t0, time.Minute, true)
+			lead("short", "node-a", at(time.Minute), time.Minute, true) // renewed until t0+2m
+			lead("short", "node-b", at(90*time.Second), time.Hour, false)
+			lead("short", "node-b", at(2*time.Minute), time.Hour, true)
+			lead("short", "node-a", at(3*time.Minute), time.Hour, false)
 		}},
 		{"ListenReturnsWhenContextEnds", func(t *testing.T, f *fixture) {
 			ctx, cancel := context.WithCancel(f.ctx)

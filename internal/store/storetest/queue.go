@@ -89,6 +89,22 @@ func claimTests() []test {
 
 func completeTests() []test {
 	return []test{
+		{"WrittenAsOfNow", func(t *testing.T, f *fixture) {
+			s := f.newSub("", func(s *store.Subscription) { s.FailureThreshold = 1 })
+			ids := f.publish(t0, s, s)
+			f.claim(t0, 10)
+			now := at(7 * time.Minute)
+			disabled := f.completeAt(now, f.succeeded(ids[0], t0), f.failed(ids[1], t0))
+			wantIDs(t, "disabled", disabled, []string{s.ID})
+			for _, id := range ids {
+				if d := f.delivery(id); !d.UpdatedAt.Equal(now) {
+					t.Errorf("delivery %s updated at %s, want the given now, %s", id, show(d.UpdatedAt), show(now))
+				}
+			}
+			if sub := f.sub(s.ID); !sub.UpdatedAt.Equal(now) {
+				t.Errorf("disabled subscription updated at %s, want the given now, %s", show(sub.UpdatedAt), show(now))
+			}
+		}},
 		{"Succeeded", func(t *testing.T, f *fixture) {
 			s := f.newSub("")
 			ids := f.publish(t0, s)
@@ -159,7 +175,7 @@ func completeTests() []test {
 		}},
 		{"ConsecutiveFailuresAcrossBatches", func(t *testing.T, f *fixture) {
 			s := f.newSub("", func(s *store.Subscription) { s.FailureThreshold = 3 })
-			later := at(time.Hour)
+			later, disabledAt := at(time.Hour), at(time.Minute)
 			var ids []string
 			for range 7 {
 				ids = append(ids, f.publish(t0, s)[0])
@@ -177,8 +193,9 @@ func completeTests() []test {
 					if sub.Status != store.SubscriptionDisabled {
 						t.Errorf("status %s at the threshold, want disabled", sub.Status)
 					}
-					if !sub.UpdatedAt.After(s.UpdatedAt) {
-						t.Errorf("updated_at %v after the auto-disable, want it moved on from %v", sub.UpdatedAt, s.UpdatedAt)
+					if !sub.UpdatedAt.Equal(disabledAt) {
+						t.Errorf("updated_at %s after the auto-disable, want the completion's, %s", show(sub.UpdatedAt),
+							show(disabledAt))
 					}
 				} else if len(disabled) != 0 || sub.Status != store.SubscriptionActive {
 					t.Errorf("below the threshold: disabled %v, status %s", disabled, sub.Status)
@@ -190,7 +207,7 @@ func completeTests() []test {
 				NextAttemptAt: later, Error: "loading subscription: timeout"})
 			step(0, false, f.succeeded(ids[3], t0))
 			step(2, false, f.retry(ids[4], t0, later), f.retry(ids[5], t0, later))
-			step(3, true, f.retry(ids[6], t0, later))
+			step(3, true, f.retry(ids[6], disabledAt, later))
 			// Every pending delivery of the disabled subscription is held.
 			f.wantStatus(store.DeliveryHeld, ids[0], ids[2], ids[4], ids[5], ids[6])
 			f.wantStatus(store.DeliveryFailed, ids[1])
@@ -289,7 +306,7 @@ func completeTests() []test {
 			f.claim(t0, 10)
 			outs := []store.Outcome{f.failed(ids[0], t0), f.succeeded(ids[1], t0)}
 			f.must(f.s.DeleteSubscription(f.ctx, f.ws, doomed.ID), "DeleteSubscription")
-			disabled, err := f.s.CompleteDeliveries(f.ctx, outs)
+			disabled, err := f.s.CompleteDeliveries(f.ctx, t0, outs)
 			if err != nil {
 				t.Fatalf("CompleteDeliveries with a deleted delivery: %v", err)
 			}
@@ -530,6 +547,9 @@ func leaseTests() []test {
 			wantIDs(t, "claimable after release", f.claimIDs(now, 10), sorted(append(short, long...)...))
 			release("", at(4*time.Minute), 1)
 			f.wantStatus(store.DeliveryPending, foreign...)
+			if d := f.delivery(foreign[0]); !d.UpdatedAt.Equal(at(4 * time.Minute)) {
+				t.Errorf("released delivery updated at %s, want the given now, %s", show(d.UpdatedAt), show(at(4*time.Minute)))
+			}
 		}},
 	}
 }
