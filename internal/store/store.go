@@ -202,10 +202,12 @@ type Queue interface {
 	// of runs out.
 	ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// Resend creates one more pending delivery of a delivery's event to its
-	// subscription.
+	// subscription; ErrNotFound when the delivery, its event or its
+	// subscription is gone.
 	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*Delivery, error)
 	// RecordTestAttempt stores a test send: event, delivery and attempt, not
-	// counted toward auto-disable.
+	// counted toward auto-disable; ErrNotFound when the delivery's
+	// subscription is not in its workspace.
 	RecordTestAttempt(ctx context.Context, e *Event, d *Delivery, a *Attempt) error
 	// QueueDepth counts deliveries waiting to be sent (pending or sending).
 	QueueDepth(ctx context.Context) (int64, error)
@@ -213,7 +215,9 @@ type Queue interface {
 
 // Attempts is the log of HTTP requests made for deliveries.
 type Attempts interface {
-	// ListAttempts pages newest first: p.Cursor is the last id of the previous page.
+	// ListAttempts pages a subscription's attempts newest first: p.Cursor
+	// is the last id of the previous page. A subscription that is not in
+	// the workspace is ErrNotFound.
 	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
 }
 

@@ -297,13 +297,17 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, unti
 }
 
 // Resend adds one more delivery of a delivery's event to its subscription.
+// The subscription and the event are locked as they are read: one being
+// deleted meanwhile (DeleteSubscription, Prune) is waited for and then not
+// found, where the new row's foreign key check would fail instead.
 func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
 			status, next_attempt_at, created_at, updated_at)
 		SELECT $1, d.workspace_id, d.event_id, d.subscription_id,
 			CASE WHEN s.status = 'active' THEN 'pending' ELSE 'held' END, $2, $2, $2
-		FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+		FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
 		WHERE d.id = $3 AND d.workspace_id = $4
+		FOR KEY SHARE OF s, e
 		RETURNING `+deliveryColumns, newID, now, deliveryID, workspaceID))
 	if err == nil {
 		db.pool.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel)
@@ -318,9 +322,12 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
-			last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)`, d.ID, d.WorkspaceID, e.ID,
-			d.SubscriptionID, d.Status, d.LastError, d.CreatedAt); err != nil {
+		// Inserted only while the subscription exists, locked so that a
+		// delete waits for this transaction.
+		if err := affected(tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
+			last_error, created_at, updated_at)
+			SELECT $1, $2, $3, s.id, $5, 1, $6, $7, $7 FROM subscriptions s WHERE s.id = $4 AND s.workspace_id = $2
+			FOR KEY SHARE`, d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, d.CreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"attempts"}, attemptColumns, pgx.CopyFromRows([][]any{attemptRow(a)}))
@@ -337,10 +344,19 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID stri
 		return nil, err
 	}
 	out, err := collect(rows, scanAttempt)
-	if out == nil {
-		out = []store.Attempt{}
+	if err != nil || len(out) > 0 {
+		return out, err
 	}
-	return out, err
+	// No attempts, or no such subscription: only the second is an error.
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND workspace_id = $2)`,
+		subscriptionID, workspaceID).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, store.ErrNotFound
+	}
+	return []store.Attempt{}, nil
 }
 
 func scanAttempt(row scanner) (*store.Attempt, error) {

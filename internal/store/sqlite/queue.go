@@ -323,9 +323,11 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
-			last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`, d.ID, d.WorkspaceID, e.ID,
-			d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
+		// Inserted only while the subscription exists.
+		if err := affected(tx.ExecContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+			status, attempts, last_error, created_at, updated_at)
+			SELECT ?1, ?2, ?3, id, ?5, 1, ?6, ?7, ?7 FROM subscriptions WHERE id = ?4 AND workspace_id = ?2`,
+			d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt))); err != nil {
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, insertAttemptSQL)
@@ -373,7 +375,19 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID stri
 		a.Succeeded, a.Test = ok != 0, test != 0
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out) > 0 {
+		return out, err
+	}
+	// No attempts, or no such subscription: only the second is an error.
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM subscriptions WHERE id = ? AND workspace_id = ?`,
+		subscriptionID, workspaceID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out, nil
 }
 
 // QueueDepth counts deliveries waiting to be sent.

@@ -432,8 +432,15 @@ func attemptTests() []test {
 				t.Errorf("other subscription: %d attempts, want 1", len(got))
 			}
 			atts, err := f.s.ListAttempts(f.ctx, f.newWorkspace("other", ""), s.ID, store.Page{Limit: 10})
-			if (err != nil && !errors.Is(err, store.ErrNotFound)) || len(atts) != 0 {
-				t.Errorf("ListAttempts through another workspace: %d attempts, error %v", len(atts), err)
+			if !errors.Is(err, store.ErrNotFound) || len(atts) != 0 {
+				t.Errorf("ListAttempts through another workspace: %d attempts, error %v; want %v", len(atts), err,
+					store.ErrNotFound)
+			}
+			_, err = f.s.ListAttempts(f.ctx, f.ws, "sub_unknown", store.Page{Limit: 10})
+			wantErr(t, "ListAttempts of an unknown subscription", err, store.ErrNotFound)
+			// A subscription without attempts lists none.
+			if atts := listAttempts(f, f.newSub("").ID, 10, ""); atts == nil || len(atts) != 0 {
+				t.Errorf("ListAttempts of a subscription without attempts: %#v, want an empty list", atts)
 			}
 		}},
 		{"TestAttemptDoesNotCount", func(t *testing.T, f *fixture) {

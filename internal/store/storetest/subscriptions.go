@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -182,9 +183,9 @@ func subscriptionTests() []test {
 				t.Errorf("queue depth %d after delete, want 2", n)
 			}
 			atts, err := f.s.ListAttempts(f.ctx, f.ws, doomed.ID, store.Page{Limit: 10})
-			f.must(err, "ListAttempts")
-			if len(atts) != 0 {
-				t.Errorf("%d attempts of the deleted subscription remain", len(atts))
+			if !errors.Is(err, store.ErrNotFound) || len(atts) != 0 {
+				t.Errorf("ListAttempts of the deleted subscription: %d attempts, error %v; want %v", len(atts), err,
+					store.ErrNotFound)
 			}
 			wantIDs(t, "claimable after delete", f.claimIDs(at(time.Hour), 10), later[1:])
 		}},
