@@ -216,9 +216,13 @@ type Queue interface {
 // Attempts is the log of HTTP requests made for deliveries.
 type Attempts interface {
 	// ListAttempts pages a subscription's attempts newest first: p.Cursor
-	// is the last id of the previous page. A subscription that is not in
-	// the workspace is ErrNotFound.
+	// is the last id of the previous page. Bodies longer than ListBodyLimit
+	// bytes are cut, and marked so. A subscription that is not in the
+	// workspace is ErrNotFound.
 	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
+	// GetAttempt returns one attempt of a subscription whole; one of
+	// another subscription or workspace is ErrNotFound.
+	GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*Attempt, error)
 }
 
 // Cluster is what nodes sharing one database coordinate through.

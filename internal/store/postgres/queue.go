@@ -8,8 +8,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -335,9 +335,63 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 	})
 }
 
-// ListAttempts returns a subscription's newest attempts first.
+// Attempts are read with their bodies whole (GetAttempt) or, for a list,
+// cut to store.ListBodyLimit bytes: the first ListBodyLimit characters (the
+// most that can hold that many bytes, read without the rest of the value),
+// as bytes, cut again at the byte count. Each body comes with whether it
+// was cut; octet_length reads a stored value's size, not the value.
+var (
+	wholeBodies = `request_body, false, response_body, false`
+	cutBodies   = fmt.Sprintf(`substring(convert_to(left(request_body, %[1]d), 'UTF8') for %[1]d),
+		octet_length(request_body) > %[1]d,
+		substring(convert_to(left(response_body, %[1]d), 'UTF8') for %[1]d),
+		coalesce(octet_length(response_body) > %[1]d, false)`, store.ListBodyLimit)
+)
+
+func selectAttempts(bodies string) string {
+	return `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id, created_at, duration_ms,
+		request_url, request_headers, response_status, response_headers, error, succeeded, test, ` + bodies + ` FROM attempts`
+}
+
+func scanAttempt(row scanner) (*store.Attempt, error) {
+	var a store.Attempt
+	var reqHeaders string
+	var status *int
+	var respHeaders *string
+	var reqBody, respBody []byte
+	var reqCut, respCut bool
+	if err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &a.CreatedAt,
+		&a.DurationMS, &a.Request.URL, &reqHeaders, &status, &respHeaders, &a.Error, &a.Succeeded, &a.Test,
+		&reqBody, &reqCut, &respBody, &respCut); err != nil {
+		return nil, notFound(err)
+	}
+	a.CreatedAt = utc(a.CreatedAt)
+	if err := json.Unmarshal([]byte(reqHeaders), &a.Request.Headers); err != nil {
+		return nil, err
+	}
+	a.Request.Body, a.Request.BodyTruncated = body(reqBody, reqCut), reqCut
+	if status != nil {
+		a.Response = &store.AttemptResponse{Status: *status, Body: body(respBody, respCut), BodyTruncated: respCut}
+		if respHeaders != nil {
+			if err := json.Unmarshal([]byte(*respHeaders), &a.Response.Headers); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &a, nil
+}
+
+// body is a body read as bytes, which a cut may have ended inside a character.
+func body(b []byte, cut bool) string {
+	if cut {
+		return store.TrimPartialRune(string(b))
+	}
+	return string(b)
+}
+
+// ListAttempts returns a subscription's newest attempts first, their bodies cut.
 func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+joinColumns(attemptColumns)+` FROM attempts
+	rows, err := db.pool.Query(ctx, selectAttempts(cutBodies)+`
 		WHERE subscription_id = $1 AND workspace_id = $2 AND ($3 = '' OR id < $3)
 		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, p.Size())
 	if err != nil {
@@ -359,36 +413,10 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID stri
 	return []store.Attempt{}, nil
 }
 
-func scanAttempt(row scanner) (*store.Attempt, error) {
-	var a store.Attempt
-	var reqHeaders string
-	var status *int
-	var respHeaders, respBody *string
-	if err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &a.CreatedAt,
-		&a.DurationMS, &a.Request.URL, &reqHeaders, &a.Request.Body, &status, &respHeaders, &respBody, &a.Error,
-		&a.Succeeded, &a.Test); err != nil {
-		return nil, err
-	}
-	a.CreatedAt = utc(a.CreatedAt)
-	if err := json.Unmarshal([]byte(reqHeaders), &a.Request.Headers); err != nil {
-		return nil, err
-	}
-	if status != nil {
-		a.Response = &store.AttemptResponse{Status: *status}
-		if respBody != nil {
-			a.Response.Body = *respBody
-		}
-		if respHeaders != nil {
-			if err := json.Unmarshal([]byte(*respHeaders), &a.Response.Headers); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return &a, nil
-}
-
-func joinColumns(cols []string) string {
-	return strings.Join(cols, ", ")
+// GetAttempt returns one attempt of a subscription, whole.
+func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*store.Attempt, error) {
+	return scanAttempt(db.pool.QueryRow(ctx, selectAttempts(wholeBodies)+`
+		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3`, attemptID, subscriptionID, workspaceID))
 }
 
 // QueueDepth counts deliveries waiting to be sent.

@@ -74,6 +74,10 @@ func raceTests() []test {
 			_, err := f.s.ListAttempts(f.ctx, f.ws, r.sub.ID, store.Page{Limit: 10})
 			return err
 		}},
+		{"GetAttempt", func(f *fixture, r *raced) error {
+			_, err := f.s.GetAttempt(f.ctx, f.ws, r.sub.ID, r.attempt)
+			return err
+		}},
 	}
 	tests := []test{{"DeleteTwice", func(t *testing.T, f *fixture) {
 		for round := range raceRounds {
