@@ -18,6 +18,14 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable is in the chain of every error that comes of the
+	// database being out of reach (down, refusing connections, a connection
+	// lost mid-query), where trying again later may succeed: callers answer
+	// 503, not 500. A statement that fails in a reachable database (a
+	// constraint, a syntax error) is not it. The SQLite engine never
+	// returns it: its database is a file that this process holds open, with
+	// no connection to lose.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Delivery statuses. A delivery is pending (due at next_attempt_at), sending
@@ -228,9 +236,15 @@ type Attempts interface {
 // Cluster is what nodes sharing one database coordinate through.
 type Cluster interface {
 	// Listen calls fn for changes made by any node (new due deliveries, a
-	// changed subscription) until ctx ends. An engine confined to one process
-	// may never call fn: there, every change is seen in-process.
+	// changed subscription, what Announce says) until ctx ends. An engine
+	// confined to one process may never call fn: there, every change is
+	// seen in-process.
 	Listen(ctx context.Context, fn func(Notification)) error
+	// Announce tells every node's Listen of n. The engine announces the
+	// changes it makes itself (deliveries, subscriptions); a caller
+	// announces what only it knows the meaning of, such as a user's tokens
+	// having changed.
+	Announce(ctx context.Context, n Notification) error
 	// TryLead makes owner the holder of the named lease until now+ttl if it
 	// is free, expired at now or owner's already, and reports whether owner
 	// holds it.
@@ -241,11 +255,14 @@ type Cluster interface {
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
 }
 
-// Notification is a change announced to every node.
+// Notification is a change announced to every node. Ids hold no spaces.
 type Notification struct {
-	Deliveries     bool // new deliveries may be due
-	WorkspaceID    string
+	Deliveries     bool   // new deliveries may be due
+	WorkspaceID    string // the changed subscription's
 	SubscriptionID string // set when a subscription changed
+	// UserID is set when the user's account or tokens changed: forget
+	// cached credentials of this user.
+	UserID string
 }
 
 // Claim asks for due deliveries to lease.

@@ -38,9 +38,10 @@ func inserted(tag pgconn.CommandTag, err error) error {
 
 // CreateWorkspace inserts w and makes ownerID (if set) a member, in one
 // statement so that both or neither are written without a transaction.
-func (t tables) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
+func (t tables) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) (err error) {
+	defer unavailable(&err)
 	var n int
-	err := t.q.QueryRow(ctx, `WITH w AS (
+	err = t.q.QueryRow(ctx, `WITH w AS (
 			INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id
 		), m AS (
 			INSERT INTO workspace_members (workspace_id, user_id) SELECT id, $4 FROM w WHERE $4 <> ''
@@ -62,12 +63,14 @@ func scanWorkspace(row scanner) (*store.Workspace, error) {
 }
 
 // GetWorkspace returns one workspace.
-func (t tables) GetWorkspace(ctx context.Context, id string) (*store.Workspace, error) {
+func (t tables) GetWorkspace(ctx context.Context, id string) (_ *store.Workspace, err error) {
+	defer unavailable(&err)
 	return scanWorkspace(t.q.QueryRow(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = $1`, id))
 }
 
 // ListWorkspaces lists workspaces by id, all of them or a member's.
-func (t tables) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
+func (t tables) ListWorkspaces(ctx context.Context, userID string, p store.Page) (_ []store.Workspace, err error) {
+	defer unavailable(&err)
 	rows, err := t.q.Query(ctx, `SELECT w.id, w.name, w.created_at FROM workspaces w
 		WHERE w.id > $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = $2))
 		ORDER BY w.id LIMIT $3`, p.Cursor, userID, p.Size())
@@ -92,22 +95,25 @@ func collect[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]T, error) 
 }
 
 // IsMember reports whether userID belongs to workspaceID.
-func (t tables) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
+func (t tables) IsMember(ctx context.Context, workspaceID, userID string) (_ bool, err error) {
+	defer unavailable(&err)
 	var ok bool
-	err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspace_members WHERE workspace_id = $1 AND user_id = $2)`,
+	err = t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspace_members WHERE workspace_id = $1 AND user_id = $2)`,
 		workspaceID, userID).Scan(&ok)
 	return ok, err
 }
 
 // CountUsers counts accounts.
-func (t tables) CountUsers(ctx context.Context) (int, error) {
+func (t tables) CountUsers(ctx context.Context) (_ int, err error) {
+	defer unavailable(&err)
 	var n int
-	err := t.q.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err = t.q.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 // CreateUser inserts u; a taken email is store.ErrConflict.
-func (t tables) CreateUser(ctx context.Context, u *store.User) error {
+func (t tables) CreateUser(ctx context.Context, u *store.User) (err error) {
+	defer unavailable(&err)
 	return inserted(t.q.Exec(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
 		u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.Status, u.LastActiveAt, u.CreatedAt))
@@ -125,12 +131,14 @@ func scanUser(row scanner) (*store.User, error) {
 }
 
 // GetUser returns one user.
-func (t tables) GetUser(ctx context.Context, id string) (*store.User, error) {
+func (t tables) GetUser(ctx context.Context, id string) (_ *store.User, err error) {
+	defer unavailable(&err)
 	return scanUser(t.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // CreateToken inserts tok (its hash only).
-func (t tables) CreateToken(ctx context.Context, tok *store.Token) error {
+func (t tables) CreateToken(ctx context.Context, tok *store.Token) (err error) {
+	defer unavailable(&err)
 	var res *string
 	if tok.ResourceID != "" {
 		res = &tok.ResourceID
@@ -141,15 +149,17 @@ func (t tables) CreateToken(ctx context.Context, tok *store.Token) error {
 }
 
 // DeleteToken deletes a token.
-func (t tables) DeleteToken(ctx context.Context, id string) error {
+func (t tables) DeleteToken(ctx context.Context, id string) (err error) {
+	defer unavailable(&err)
 	return affected(t.q.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id))
 }
 
 // TokenByHash finds a token and its owner by the token's hash.
-func (t tables) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
+func (t tables) TokenByHash(ctx context.Context, hash string) (_ *store.Token, _ *store.User, err error) {
+	defer unavailable(&err)
 	var tok store.Token
 	var res *string
-	err := t.q.QueryRow(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
+	err = t.q.QueryRow(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
 		FROM tokens WHERE hash = $1`, hash).Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res,
 		&tok.CreatedAt, &tok.LastUsedAt)
 	if err != nil {
@@ -167,7 +177,8 @@ func (t tables) TokenByHash(ctx context.Context, hash string) (*store.Token, *st
 }
 
 // CreateEventType inserts et; a taken name is store.ErrConflict.
-func (t tables) CreateEventType(ctx context.Context, et *store.EventType) error {
+func (t tables) CreateEventType(ctx context.Context, et *store.EventType) (err error) {
+	defer unavailable(&err)
 	var schema *string
 	if len(et.Schema) > 0 {
 		s := string(et.Schema)
@@ -194,13 +205,15 @@ func scanEventType(row scanner) (*store.EventType, error) {
 }
 
 // GetEventType returns one event type.
-func (t tables) GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error) {
+func (t tables) GetEventType(ctx context.Context, workspaceID, name string) (_ *store.EventType, err error) {
+	defer unavailable(&err)
 	return scanEventType(t.q.QueryRow(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = $1 AND name = $2`, workspaceID, name))
 }
 
 // ListEventTypes lists a workspace's event types by name.
-func (t tables) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
+func (t tables) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) (_ []store.EventType, err error) {
+	defer unavailable(&err)
 	rows, err := t.q.Query(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = $1 AND name > $2 ORDER BY name LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 
 // ClaimDeliveries leases up to c.Limit due deliveries to c.Owner and returns
 // them with their events.
-func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.ClaimedDelivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) (_ []store.ClaimedDelivery, err error) {
+	defer unavailable(&err)
 	skip := c.Skip
 	if skip == nil {
 		skip = []string{}
@@ -55,9 +56,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 }
 
 // CompleteDeliveries writes a batch of outcomes in one transaction.
-func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error) {
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) (_ []string, err error) {
+	defer unavailable(&err)
 	var disabled []string
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		disabled = disabled[:0]
 		// Lock the subscriptions this batch counts for, in id order: ingest
 		// (FOR SHARE) and other nodes' completers lock them in the same
@@ -262,7 +264,8 @@ func attemptRow(a *store.Attempt) []any {
 }
 
 // NextDue returns when the earliest pending delivery is due.
-func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (db *DB) NextDue(ctx context.Context) (_ time.Time, _ bool, err error) {
+	defer unavailable(&err)
 	var t *time.Time
 	if err := db.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&t); err != nil {
 		return time.Time{}, false, err
@@ -274,7 +277,8 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // ReleaseLeases returns expired (or owner's) leases to pending.
-func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (_ int, err error) {
+	defer unavailable(&err)
 	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
 		updated_at = $1 WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
 	if err != nil {
@@ -289,7 +293,8 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (i
 // ExtendLeases renews owner's leases on ids. Rows another transaction is
 // writing (the completer) are skipped rather than waited for: they are
 // about to leave sending anyway, and waiting could deadlock.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (_ int, err error) {
+	defer unavailable(&err)
 	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (
 		SELECT id FROM deliveries WHERE id = ANY($3) AND status = 'sending' AND lease_owner = $2
 		FOR UPDATE SKIP LOCKED)`, until, owner, ids)
@@ -300,7 +305,8 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, unti
 // The subscription and the event are locked as they are read: one being
 // deleted meanwhile (DeleteSubscription, Prune) is waited for and then not
 // found, where the new row's foreign key check would fail instead.
-func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
+func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (_ *store.Delivery, err error) {
+	defer unavailable(&err)
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
 			status, next_attempt_at, created_at, updated_at)
 		SELECT $1, d.workspace_id, d.event_id, d.subscription_id,
@@ -316,7 +322,8 @@ func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string,
 }
 
 // RecordTestAttempt stores a test send as an event, a finished delivery and its attempt.
-func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error {
+func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) (err error) {
+	defer unavailable(&err)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt); err != nil {
@@ -390,7 +397,8 @@ func body(b []byte, cut bool) string {
 }
 
 // ListAttempts returns a subscription's newest attempts first, their bodies cut.
-func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
+func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) (_ []store.Attempt, err error) {
+	defer unavailable(&err)
 	rows, err := db.pool.Query(ctx, selectAttempts(cutBodies)+`
 		WHERE subscription_id = $1 AND workspace_id = $2 AND ($3 = '' OR id < $3)
 		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, p.Size())
@@ -414,15 +422,17 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID stri
 }
 
 // GetAttempt returns one attempt of a subscription, whole.
-func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*store.Attempt, error) {
+func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (_ *store.Attempt, err error) {
+	defer unavailable(&err)
 	return scanAttempt(db.pool.QueryRow(ctx, selectAttempts(wholeBodies)+`
 		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3`, attemptID, subscriptionID, workspaceID))
 }
 
 // QueueDepth counts deliveries waiting to be sent.
-func (db *DB) QueueDepth(ctx context.Context) (int64, error) {
+func (db *DB) QueueDepth(ctx context.Context) (_ int64, err error) {
+	defer unavailable(&err)
 	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
+	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
 		+ (SELECT count(*) FROM deliveries WHERE status = 'sending')`).Scan(&n)
 	return n, err
 }

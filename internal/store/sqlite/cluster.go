@@ -17,6 +17,11 @@ func (db *DB) Listen(ctx context.Context, fn func(store.Notification)) error {
 	return nil
 }
 
+// Announce does nothing: the only node has seen the change itself.
+func (db *DB) Announce(ctx context.Context, n store.Notification) error {
+	return nil
+}
+
 // leaderLeases are the named leader leases. The process holding the data
 // directory is the only node, so memory is the whole truth; they still
 // exclude other owners, as the Store's contract says.

@@ -9,6 +9,10 @@
 // A data directory belongs to one process at a time (an advisory lock), which
 // lets Open hand every lease of a previous, crashed run straight back to the
 // queue.
+//
+// It never returns store.ErrUnavailable: the database is a file this process
+// holds open, with no server or connection to lose. A disk that fails or
+// fills up is an I/O error, which waiting does not mend.
 package sqlite
 
 import (

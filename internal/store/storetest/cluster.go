@@ -5,6 +5,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +91,55 @@ func clusterTests() []test {
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("Listen did not return within 10s of its context ending")
+			}
+		}},
+		{"AnnounceReachesListen", func(t *testing.T, f *fixture) {
+			// Every field set, and each alone: what Listen hears (an engine
+			// of one process may hear nothing) is what was announced.
+			user := newID("usr_")
+			sent := []store.Notification{
+				{Deliveries: true, WorkspaceID: f.ws, SubscriptionID: newID("sub_"), UserID: user + "-all"},
+				{UserID: user},
+				{WorkspaceID: f.ws, SubscriptionID: user + "-sub"},
+			}
+			heard := make(chan store.Notification, 100)
+			ctx, cancel := context.WithCancel(f.ctx)
+			listening := make(chan struct{})
+			go func() {
+				defer close(listening)
+				f.s.Listen(ctx, func(n store.Notification) {
+					if strings.HasPrefix(n.UserID, user) || strings.HasPrefix(n.SubscriptionID, user) {
+						select {
+						case heard <- n:
+						default: // the test has heard enough
+						}
+					}
+				})
+			}()
+			defer func() { cancel(); <-listening }()
+			got := map[store.Notification]bool{}
+			// Listen gives no sign that it is listening: announce until
+			// everything is heard, or for a second.
+			for deadline := time.Now().Add(time.Second); len(got) < len(sent) && time.Now().Before(deadline); {
+				for _, n := range sent {
+					f.must(f.s.Announce(f.ctx, n), "Announce")
+				}
+				for drained := false; !drained; {
+					select {
+					case n := <-heard:
+						got[n] = true
+					case <-time.After(50 * time.Millisecond):
+						drained = true
+					}
+				}
+			}
+			for n := range got {
+				if !slices.Contains(sent, n) {
+					t.Errorf("Listen heard %+v, which was never announced", n)
+				}
+			}
+			if len(got) > 0 && len(got) < len(sent) {
+				t.Errorf("Listen heard %d of the %d notifications announced: %+v", len(got), len(sent), got)
 			}
 		}},
 		{"PruneDeletesOldFinishedEvents", testPrune},
