@@ -1,7 +1,8 @@
-// Package store defines the persistence contract of Postbode: one Store
-// interface, the record types it moves, and the errors it returns. Engines
-// (sqlite today, postgres next) implement it; storetest holds the conformance
-// suite every engine must pass, so callers never depend on an engine's quirks.
+// Package store defines the persistence contract of Postbode: the Store
+// interface, made of one interface per concept, the record types it moves,
+// and the errors it returns. Engines (sqlite, postgres) implement it;
+// storetest holds the conformance suite every engine must pass, so callers
+// never depend on an engine's quirks.
 //
 // The store is also the queue: an event and its deliveries are written in one
 // transaction, deliveries are claimed under leases, and results are written

@@ -144,7 +144,7 @@ type AttemptRequest struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
-	// BodyTruncated says that Body is cut (see ListBodyLimit).
+	// BodyTruncated says that a list of attempts cut Body (ListBodyLimit).
 	BodyTruncated bool `json:"body_truncated"`
 }
 
@@ -153,7 +153,7 @@ type AttemptResponse struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
-	// BodyTruncated says that Body is cut (see ListBodyLimit).
+	// BodyTruncated says that a list of attempts cut Body (ListBodyLimit).
 	BodyTruncated bool `json:"body_truncated"`
 }
 
@@ -161,8 +161,8 @@ type AttemptResponse struct {
 // of attempts carries (SPEC §3), so that a page of a thousand attempts stays
 // small however large the bodies: the database cuts them, and does not send
 // the rest. A cut that splits a UTF-8 character drops its first bytes too
-// (TrimPartialRune), so a cut body is valid UTF-8, and at most three bytes
-// shorter than the limit.
+// (TrimPartialRune): a cut body is as valid UTF-8 as the stored one, and at
+// most three bytes shorter than the limit.
 const ListBodyLimit = 4096
 
 // Duration is a time.Duration that reads and writes as a Go duration string.

@@ -83,6 +83,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	db.tables = tables{r: db.r, w: poolWriter{db.w}}
 	// No other process can hold a lease on this file: whatever a previous
 	// run was sending goes back to pending now, not after the lease expires.
+	// (Open is given no clock, so the wall clock dates the change.)
 	if _, err := db.releaseLeases(ctx, "", time.Unix(1<<40, 0), time.Now()); err != nil {
 		db.Close()
 		return nil, err
