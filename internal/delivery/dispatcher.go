@@ -480,7 +480,7 @@ func (d *Dispatcher) write(batch []outcome) {
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var err error
-		disabled, err = d.store.CompleteDeliveries(ctx, outs)
+		disabled, err = d.store.CompleteDeliveries(ctx, time.Now().UTC(), outs)
 		cancel()
 		if err == nil {
 			break

@@ -51,7 +51,7 @@ func (r *Runner) Run(ctx context.Context) {
 // Round runs once: it takes or renews the leader lease and, when this node
 // leads, does the work.
 func (r *Runner) Round(ctx context.Context) {
-	lead, err := r.Store.TryLead(ctx, leaseName, r.Owner, leaderTTL)
+	lead, err := r.Store.TryLead(ctx, leaseName, r.Owner, time.Now().UTC(), leaderTTL)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.Log.Error("maintenance: taking the leader lease", "err", err)

@@ -1,7 +1,10 @@
-// Helpers every engine shares for paging and claiming, so that the rules
-// they encode (default page size, per-subscription cap, pairing claimed
-// deliveries with their events) are written once.
+// Helpers every engine shares for paging, claiming and listing attempts, so
+// that the rules they encode (default page size, per-subscription cap,
+// pairing claimed deliveries with their events, where a cut body ends) are
+// written once.
 package store
+
+import "unicode/utf8"
 
 // DefaultPageSize is the page size when a Page sets none.
 const DefaultPageSize = 100
@@ -50,4 +53,19 @@ func Attach(ds []Delivery, events []Event) []ClaimedDelivery {
 		}
 	}
 	return out
+}
+
+// TrimPartialRune drops the first bytes of a UTF-8 character left at the
+// end of s by a cut at a byte count. Anything else, valid or not, is kept.
+func TrimPartialRune(s string) string {
+	// Of a character cut short, at most UTFMax-1 bytes remain.
+	for i := len(s) - 1; i >= 0 && i > len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				return s[:i]
+			}
+			break
+		}
+	}
+	return s
 }

@@ -1,7 +1,8 @@
-// Package store defines the persistence contract of Postbode: one Store
-// interface, the record types it moves, and the errors it returns. Engines
-// (sqlite today, postgres next) implement it; storetest holds the conformance
-// suite every engine must pass, so callers never depend on an engine's quirks.
+// Package store defines the persistence contract of Postbode: the Store
+// interface, made of one interface per concept, the record types it moves,
+// and the errors it returns. Engines (sqlite, postgres) implement it;
+// storetest holds the conformance suite every engine must pass, so callers
+// never depend on an engine's quirks.
 //
 // The store is also the queue: an event and its deliveries are written in one
 // transaction, deliveries are claimed under leases, and results are written
@@ -18,6 +19,14 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable is in the chain of every error that comes of the
+	// database being out of reach (down, refusing connections, a connection
+	// lost mid-query), where trying again later may succeed: callers answer
+	// 503, not 500. A statement that fails in a reachable database (a
+	// constraint, a syntax error) is not it. The SQLite engine never
+	// returns it: its database is a file that this process holds open, with
+	// no connection to lose.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Delivery statuses. A delivery is pending (due at next_attempt_at), sending
@@ -67,33 +76,78 @@ type Page struct {
 	Limit  int
 }
 
-// Store is everything Postbode persists. Methods are safe for concurrent use.
+// Store is everything Postbode persists, one interface per concept so that
+// a service can ask for only the part it uses. Methods are safe for
+// concurrent use.
 type Store interface {
+	Workspaces
+	Accounts
+	EventTypes
+	Subscriptions
+	Events
+	Queue
+	Attempts
+	Cluster
+
 	Ping(ctx context.Context) error
 	Close() error
+	// InTx runs fn in one database transaction: every call on tx is
+	// committed together when fn returns nil, and rolled back when it
+	// returns an error or panics (the panic goes on). Calls on tx see the
+	// transaction's own writes. A call on tx that fails with ErrNotFound or
+	// ErrConflict leaves the transaction usable; after any other error fn
+	// should return it. fn must use tx, not the Store: on SQLite tx holds
+	// the only writer, so a write through the Store waits until ctx ends.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+}
 
-	// Workspaces and membership.
+// Tx is the part of the Store that InTx runs in one transaction: the small,
+// rarely written tables, which a service may need to change together (a
+// user with its first token, a workspace with its catalogue).
+type Tx interface {
+	Workspaces
+	Accounts
+	EventTypes
+}
+
+// Workspaces are the isolation units and who may see them.
+type Workspaces interface {
+	// CreateWorkspace inserts w and makes ownerID (if set) a member; a
+	// taken id is ErrConflict.
 	CreateWorkspace(ctx context.Context, w *Workspace, ownerID string) error
 	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	// ListWorkspaces lists all workspaces when userID is empty, else those
 	// the user is a member of.
 	ListWorkspaces(ctx context.Context, userID string, p Page) ([]Workspace, error)
 	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+}
 
-	// Users and tokens.
+// Accounts are the users and the bearer tokens they authenticate with.
+type Accounts interface {
 	CountUsers(ctx context.Context) (int, error)
+	// CreateUser inserts u; a taken id or email is ErrConflict.
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
+	// CreateToken inserts t; a taken id or hash is ErrConflict.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose SHA-256 hash is hash, with its owner.
 	TokenByHash(ctx context.Context, hash string) (*Token, *User, error)
+	// DeleteToken revokes a token.
+	DeleteToken(ctx context.Context, id string) error
+}
 
-	// Event types.
+// EventTypes is a workspace's catalogue of event types.
+type EventTypes interface {
+	// CreateEventType inserts et; a name the workspace has is ErrConflict.
 	CreateEventType(ctx context.Context, et *EventType) error
 	GetEventType(ctx context.Context, workspaceID, name string) (*EventType, error)
 	ListEventTypes(ctx context.Context, workspaceID string, p Page) ([]EventType, error)
+}
 
-	// Subscriptions.
+// Subscriptions say where events go. Every method that acts on one
+// subscription returns ErrNotFound when it is not in the workspace, also
+// when it is deleted while the method runs.
+type Subscriptions interface {
 	CreateSubscription(ctx context.Context, s *Subscription) error
 	GetSubscription(ctx context.Context, workspaceID, id string) (*Subscription, error)
 	// SubscriptionByID looks a subscription up without its workspace, for
@@ -106,38 +160,46 @@ type Store interface {
 	// UpdateSubscription writes the editable fields of s: never its status,
 	// secrets or failure count.
 	UpdateSubscription(ctx context.Context, s *Subscription) error
+	// DeleteSubscription removes a subscription with its deliveries and
+	// their attempts.
 	DeleteSubscription(ctx context.Context, workspaceID, id string) error
 	// SetSubscriptionStatus moves a subscription to status. Moving to active
 	// resets the failure count and releases held deliveries (due at now);
 	// moving away from active holds pending deliveries.
 	SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*Subscription, error)
 	// RotateSecret installs secret and keeps the old one until previousUntil.
-	RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*Subscription, error)
+	RotateSecret(ctx context.Context, workspaceID, id, secret string, now, previousUntil time.Time) (*Subscription, error)
 	// Recover re-queues failed and held deliveries created at or after since;
 	// a disabled subscription is made active first, which releases all its
 	// held deliveries. It returns how many were re-queued.
 	Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error)
+}
 
-	// Events. InsertEvents writes every event with its deliveries and
-	// idempotency key in one transaction (group commit). A repeated key
-	// within its window yields the first event and writes nothing. Event
-	// data is kept byte for byte. Deliveries take their workspace and event
-	// from the event; routing may be stale, so a delivery to a subscription
-	// deleted since is dropped, and a pending or sending one to a
-	// subscription no longer active is held. A delivery may be inserted as
-	// sending, leased to its LeaseOwner (the inserting node sends it without
-	// claiming it); InsertResult.Leased says which were stored so.
+// Events are what happened, written with the deliveries routed for them.
+type Events interface {
+	// InsertEvents writes every event with its deliveries and idempotency
+	// key in one transaction (group commit). A repeated key within its
+	// window yields the first event and writes nothing. Event data is kept
+	// byte for byte. Deliveries take their workspace and event from the
+	// event; routing may be stale, so a delivery to a subscription deleted
+	// since is dropped, and a pending or sending one to a subscription no
+	// longer active is held. A delivery may be inserted as sending, leased
+	// to its LeaseOwner (the inserting node sends it without claiming it);
+	// InsertResult.Leased says which were stored so.
 	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
 	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
+}
 
-	// Deliveries as a queue.
+// Queue is the deliveries as a work queue: claimed under leases, completed
+// in batches.
+type Queue interface {
 	ClaimDeliveries(ctx context.Context, c Claim) ([]ClaimedDelivery, error)
 	// CompleteDeliveries writes attempts and delivery outcomes in one
 	// transaction, counts consecutive failures per subscription and disables
 	// active ones that reach their threshold (or answered 410). It returns
 	// the ids of the subscriptions it moved from active to disabled. An
 	// outcome for a delivery deleted meanwhile is skipped.
-	CompleteDeliveries(ctx context.Context, outcomes []Outcome) ([]string, error)
+	CompleteDeliveries(ctx context.Context, now time.Time, outcomes []Outcome) ([]string, error)
 	// NextDue is when the earliest pending delivery becomes due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// ReleaseLeases puts sending deliveries whose lease ended before now (or,
@@ -149,36 +211,59 @@ type Store interface {
 	// of runs out.
 	ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// Resend creates one more pending delivery of a delivery's event to its
-	// subscription.
+	// subscription; ErrNotFound when the delivery, its event or its
+	// subscription is gone.
 	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*Delivery, error)
 	// RecordTestAttempt stores a test send: event, delivery and attempt, not
-	// counted toward auto-disable.
+	// counted toward auto-disable; ErrNotFound when the delivery's
+	// subscription is not in its workspace.
 	RecordTestAttempt(ctx context.Context, e *Event, d *Delivery, a *Attempt) error
-	// ListAttempts pages newest first: p.Cursor is the last id of the previous page.
-	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
 	// QueueDepth counts deliveries waiting to be sent (pending or sending).
 	QueueDepth(ctx context.Context) (int64, error)
+}
 
-	// Cluster coordination.
-	//
+// Attempts is the log of HTTP requests made for deliveries.
+type Attempts interface {
+	// ListAttempts pages a subscription's attempts newest first: p.Cursor
+	// is the last id of the previous page. Bodies longer than ListBodyLimit
+	// bytes are cut, and marked so. A subscription that is not in the
+	// workspace is ErrNotFound.
+	ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p Page) ([]Attempt, error)
+	// GetAttempt returns one attempt of a subscription whole; one of
+	// another subscription or workspace is ErrNotFound.
+	GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*Attempt, error)
+}
+
+// Cluster is what nodes sharing one database coordinate through.
+type Cluster interface {
 	// Listen calls fn for changes made by any node (new due deliveries, a
-	// changed subscription) until ctx ends. An engine confined to one process
-	// may never call fn: there, every change is seen in-process.
+	// changed subscription, what Announce says) until ctx ends. An engine
+	// confined to one process may never call fn: there, every change is
+	// seen in-process.
 	Listen(ctx context.Context, fn func(Notification)) error
-	// TryLead makes owner the holder of the named lease for ttl if it is
-	// free, expired or owner's already, and reports whether owner holds it.
-	TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// Announce tells every node's Listen of n. The engine announces the
+	// changes it makes itself (deliveries, subscriptions); a caller
+	// announces what only it knows the meaning of, such as a user's tokens
+	// having changed.
+	Announce(ctx context.Context, n Notification) error
+	// TryLead makes owner the holder of the named lease until now+ttl if it
+	// is free, expired at now or owner's already, and reports whether owner
+	// holds it.
+	TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 	// Prune deletes up to limit events created before before whose
 	// deliveries are all finished, with their deliveries and attempts, and
 	// idempotency keys older than keysBefore; it returns the events deleted.
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
 }
 
-// Notification is a change announced to every node.
+// Notification is a change announced to every node. Ids hold no spaces.
 type Notification struct {
-	Deliveries     bool // new deliveries may be due
-	WorkspaceID    string
+	Deliveries     bool   // new deliveries may be due
+	WorkspaceID    string // the changed subscription's
 	SubscriptionID string // set when a subscription changed
+	// UserID is set when the user's account or tokens changed: forget
+	// cached credentials of this user.
+	UserID string
 }
 
 // Claim asks for due deliveries to lease.

@@ -144,6 +144,8 @@ type AttemptRequest struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
+	// BodyTruncated says that a list of attempts cut Body (ListBodyLimit).
+	BodyTruncated bool `json:"body_truncated"`
 }
 
 // AttemptResponse is what came back; Body is cut at 64 KiB.
@@ -151,7 +153,17 @@ type AttemptResponse struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
+	// BodyTruncated says that a list of attempts cut Body (ListBodyLimit).
+	BodyTruncated bool `json:"body_truncated"`
 }
+
+// ListBodyLimit is how many bytes of each request and response body a list
+// of attempts carries (SPEC §3), so that a page of a thousand attempts stays
+// small however large the bodies: the database cuts them, and does not send
+// the rest. A cut that splits a UTF-8 character drops its first bytes too
+// (TrimPartialRune): a cut body is as valid UTF-8 as the stored one, and at
+// most three bytes shorter than the limit.
+const ListBodyLimit = 4096
 
 // Duration is a time.Duration that reads and writes as a Go duration string.
 type Duration time.Duration

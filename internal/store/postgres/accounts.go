@@ -1,27 +1,56 @@
-// Workspaces, membership, users, tokens and event types.
+// Workspaces, membership, users, tokens and event types: the small,
+// rarely-written tables, which InTx can change in one transaction.
+//
+// Each write is one statement, and a taken key is found with ON CONFLICT DO
+// NOTHING rather than by the error of a violated constraint: an error
+// aborts a PostgreSQL transaction, and a conflict must leave InTx's
+// transaction usable, as it does on SQLite.
 package postgres
 
 import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/postbode/postbode/internal/store"
 )
 
-// CreateWorkspace inserts w and makes ownerID (if set) a member.
-func (db *DB) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)`,
-			w.ID, w.Name, w.CreatedAt); err != nil {
-			return conflict(err)
-		}
-		if ownerID == "" {
-			return nil
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id) VALUES ($1, $2)`, w.ID, ownerID)
-		return err
-	})
+// tables implements store.Tx once for the pool and for a transaction
+// (InTx).
+type tables struct{ q querier }
+
+// querier runs statements: the pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// inserted maps an insert that did nothing (ON CONFLICT DO NOTHING) to
+// store.ErrConflict.
+func inserted(tag pgconn.CommandTag, err error) error {
+	if err == nil && tag.RowsAffected() == 0 {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// CreateWorkspace inserts w and makes ownerID (if set) a member, in one
+// statement so that both or neither are written without a transaction.
+func (t tables) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) (err error) {
+	defer unavailable(&err)
+	var n int
+	err = t.q.QueryRow(ctx, `WITH w AS (
+			INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id
+		), m AS (
+			INSERT INTO workspace_members (workspace_id, user_id) SELECT id, $4 FROM w WHERE $4 <> ''
+		)
+		SELECT count(*) FROM w`, w.ID, w.Name, w.CreatedAt, ownerID).Scan(&n)
+	if err == nil && n == 0 {
+		return store.ErrConflict
+	}
+	return err
 }
 
 func scanWorkspace(row scanner) (*store.Workspace, error) {
@@ -34,13 +63,15 @@ func scanWorkspace(row scanner) (*store.Workspace, error) {
 }
 
 // GetWorkspace returns one workspace.
-func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, error) {
-	return scanWorkspace(db.pool.QueryRow(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = $1`, id))
+func (t tables) GetWorkspace(ctx context.Context, id string) (_ *store.Workspace, err error) {
+	defer unavailable(&err)
+	return scanWorkspace(t.q.QueryRow(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = $1`, id))
 }
 
 // ListWorkspaces lists workspaces by id, all of them or a member's.
-func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
-	rows, err := db.pool.Query(ctx, `SELECT w.id, w.name, w.created_at FROM workspaces w
+func (t tables) ListWorkspaces(ctx context.Context, userID string, p store.Page) (_ []store.Workspace, err error) {
+	defer unavailable(&err)
+	rows, err := t.q.Query(ctx, `SELECT w.id, w.name, w.created_at FROM workspaces w
 		WHERE w.id > $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = $2))
 		ORDER BY w.id LIMIT $3`, p.Cursor, userID, p.Size())
 	if err != nil {
@@ -64,26 +95,28 @@ func collect[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]T, error) 
 }
 
 // IsMember reports whether userID belongs to workspaceID.
-func (db *DB) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
+func (t tables) IsMember(ctx context.Context, workspaceID, userID string) (_ bool, err error) {
+	defer unavailable(&err)
 	var ok bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspace_members WHERE workspace_id = $1 AND user_id = $2)`,
+	err = t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspace_members WHERE workspace_id = $1 AND user_id = $2)`,
 		workspaceID, userID).Scan(&ok)
 	return ok, err
 }
 
 // CountUsers counts accounts.
-func (db *DB) CountUsers(ctx context.Context) (int, error) {
+func (t tables) CountUsers(ctx context.Context) (_ int, err error) {
+	defer unavailable(&err)
 	var n int
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err = t.q.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 // CreateUser inserts u; a taken email is store.ErrConflict.
-func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.Status, u.LastActiveAt, u.CreatedAt)
-	return conflict(err)
+func (t tables) CreateUser(ctx context.Context, u *store.User) (err error) {
+	defer unavailable(&err)
+	return inserted(t.q.Exec(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.Status, u.LastActiveAt, u.CreatedAt))
 }
 
 const userColumns = `id, email, name, role, password_hash, status, last_active_at, created_at`
@@ -98,51 +131,62 @@ func scanUser(row scanner) (*store.User, error) {
 }
 
 // GetUser returns one user.
-func (db *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
-	return scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+func (t tables) GetUser(ctx context.Context, id string) (_ *store.User, err error) {
+	defer unavailable(&err)
+	return scanUser(t.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
-// CreateToken inserts t (its hash only).
-func (db *DB) CreateToken(ctx context.Context, t *store.Token) error {
+// CreateToken inserts tok (its hash only).
+func (t tables) CreateToken(ctx context.Context, tok *store.Token) (err error) {
+	defer unavailable(&err)
 	var res *string
-	if t.ResourceID != "" {
-		res = &t.ResourceID
+	if tok.ResourceID != "" {
+		res = &tok.ResourceID
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.ID, t.UserID, t.Kind, t.Name, t.Hash, res, t.CreatedAt)
-	return conflict(err)
+	return inserted(t.q.Exec(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash, res, tok.CreatedAt))
+}
+
+// DeleteToken deletes a token.
+func (t tables) DeleteToken(ctx context.Context, id string) (err error) {
+	defer unavailable(&err)
+	return affected(t.q.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id))
 }
 
 // TokenByHash finds a token and its owner by the token's hash.
-func (db *DB) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
-	var t store.Token
+func (t tables) TokenByHash(ctx context.Context, hash string) (_ *store.Token, _ *store.User, err error) {
+	defer unavailable(&err)
+	var tok store.Token
 	var res *string
-	err := db.pool.QueryRow(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
-		FROM tokens WHERE hash = $1`, hash).Scan(&t.ID, &t.UserID, &t.Kind, &t.Name, &t.Hash, &res, &t.CreatedAt, &t.LastUsedAt)
+	err = t.q.QueryRow(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
+		FROM tokens WHERE hash = $1`, hash).Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res,
+		&tok.CreatedAt, &tok.LastUsedAt)
 	if err != nil {
 		return nil, nil, notFound(err)
 	}
 	if res != nil {
-		t.ResourceID = *res
+		tok.ResourceID = *res
 	}
-	t.CreatedAt, t.LastUsedAt = utc(t.CreatedAt), utcPtr(t.LastUsedAt)
-	u, err := db.GetUser(ctx, t.UserID)
+	tok.CreatedAt, tok.LastUsedAt = utc(tok.CreatedAt), utcPtr(tok.LastUsedAt)
+	u, err := t.GetUser(ctx, tok.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &t, u, nil
+	return &tok, u, nil
 }
 
 // CreateEventType inserts et; a taken name is store.ErrConflict.
-func (db *DB) CreateEventType(ctx context.Context, et *store.EventType) error {
+func (t tables) CreateEventType(ctx context.Context, et *store.EventType) (err error) {
+	defer unavailable(&err)
 	var schema *string
 	if len(et.Schema) > 0 {
 		s := string(et.Schema)
 		schema = &s
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO event_types (workspace_id, name, label, description, schema, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, et.WorkspaceID, et.Name, et.Label, et.Description, schema, et.CreatedAt)
-	return conflict(err)
+	return inserted(t.q.Exec(ctx, `INSERT INTO event_types (workspace_id, name, label, description, schema, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		et.WorkspaceID, et.Name, et.Label, et.Description, schema, et.CreatedAt))
 }
 
 const eventTypeColumns = `workspace_id, name, label, description, schema, created_at`
@@ -161,14 +205,16 @@ func scanEventType(row scanner) (*store.EventType, error) {
 }
 
 // GetEventType returns one event type.
-func (db *DB) GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error) {
-	return scanEventType(db.pool.QueryRow(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+func (t tables) GetEventType(ctx context.Context, workspaceID, name string) (_ *store.EventType, err error) {
+	defer unavailable(&err)
+	return scanEventType(t.q.QueryRow(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = $1 AND name = $2`, workspaceID, name))
 }
 
 // ListEventTypes lists a workspace's event types by name.
-func (db *DB) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+func (t tables) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) (_ []store.EventType, err error) {
+	defer unavailable(&err)
+	rows, err := t.q.Query(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = $1 AND name > $2 ORDER BY name LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err

@@ -13,19 +13,56 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
+// A notification's payload is one or more clauses separated by single
+// spaces: "d" (new due deliveries), "s <workspace> <subscription>" (a
+// subscription changed), "u <user>" (a user's account or tokens changed).
+// Ids hold no spaces. Statements that notify in SQL write the same clauses.
+
+// Announce tells every node, this one included, of n. A notification with
+// nothing set says nothing, and is not sent.
+func (db *DB) Announce(ctx context.Context, n store.Notification) (err error) {
+	defer unavailable(&err)
+	var f []string
+	if n.Deliveries {
+		f = append(f, "d")
+	}
+	if n.SubscriptionID != "" {
+		f = append(f, "s", n.WorkspaceID, n.SubscriptionID)
+	}
+	if n.UserID != "" {
+		f = append(f, "u", n.UserID)
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	_, err = db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, strings.Join(f, " "))
+	return err
+}
+
 // announce tells every node that a subscription changed. Best effort: the
 // nodes' caches expire on their own within seconds anyway.
 func (db *DB) announce(ctx context.Context, workspaceID, subscriptionID string) {
-	db.pool.Exec(context.WithoutCancel(ctx), `SELECT pg_notify($1, $2)`, notifyChannel, "s "+workspaceID+" "+subscriptionID)
+	db.Announce(context.WithoutCancel(ctx), store.Notification{WorkspaceID: workspaceID, SubscriptionID: subscriptionID})
 }
 
-// parseNotification reads a payload: "d" (new due deliveries) or
-// "s <workspace> <subscription>" (a subscription changed).
+// parseNotification reads a payload. One it does not understand (from a
+// newer node, say) still wakes the dispatcher: that is always harmless.
 func parseNotification(payload string) store.Notification {
-	if f := strings.Fields(payload); len(f) == 3 && f[0] == "s" {
-		return store.Notification{WorkspaceID: f[1], SubscriptionID: f[2]}
+	var n store.Notification
+	for f := strings.Split(payload, " "); len(f) > 0; {
+		switch {
+		case f[0] == "d":
+			n.Deliveries, f = true, f[1:]
+		case f[0] == "s" && len(f) >= 3:
+			n.WorkspaceID, n.SubscriptionID, f = f[1], f[2], f[3:]
+		case f[0] == "u" && len(f) >= 2:
+			n.UserID, f = f[1], f[2:]
+		default:
+			n.Deliveries = true
+			return n
+		}
 	}
-	return store.Notification{Deliveries: true}
+	return n
 }
 
 // Listen holds one connection in LISTEN and calls fn for every notification
@@ -69,15 +106,16 @@ func (db *DB) listenOnce(ctx context.Context, fn func(store.Notification)) error
 	}
 }
 
-// TryLead makes owner the holder of the named lease for ttl if the lease is
-// free, expired or already owner's, and reports whether owner holds it.
-// The database's clock decides, so nodes' clocks need not agree.
-func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+// TryLead makes owner the holder of the named lease until now+ttl if the
+// lease is free, expired at now or already owner's, and reports whether
+// owner holds it. Nodes' clocks must agree to well within ttl.
+func (db *DB) TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (_ bool, err error) {
+	defer unavailable(&err)
 	var holder string
-	err := db.pool.QueryRow(ctx, `INSERT INTO leader_leases (name, owner, until) VALUES ($1, $2, now() + $3::interval)
+	err = db.pool.QueryRow(ctx, `INSERT INTO leader_leases (name, owner, until) VALUES ($1, $2, $4)
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-		WHERE leader_leases.until < now() OR leader_leases.owner = excluded.owner
-		RETURNING owner`, name, owner, ttl.String()).Scan(&holder)
+		WHERE leader_leases.until <= $3 OR leader_leases.owner = excluded.owner
+		RETURNING owner`, name, owner, now, now.Add(ttl)).Scan(&holder)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
@@ -91,7 +129,8 @@ func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration
 // whose deliveries are all finished (with those deliveries and their
 // attempts), and idempotency keys older than keysBefore. It returns how many
 // events it deleted.
-func (db *DB) Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error) {
+func (db *DB) Prune(ctx context.Context, before, keysBefore time.Time, limit int) (_ int, err error) {
+	defer unavailable(&err)
 	// Events are locked as they are chosen, skipping any another
 	// transaction holds (a resend adding a delivery holds its event), so a
 	// delivery added meanwhile never goes with an event being pruned.

@@ -17,9 +17,10 @@ import (
 // InsertEvents writes a batch of events, their deliveries and idempotency
 // keys in one transaction: keyed events one by one (the key decides whether
 // they are written at all), the other events and all deliveries with COPY.
-func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
+func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []store.InsertResult, err error) {
+	defer unavailable(&err)
 	out := make([]store.InsertResult, len(events))
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		// Keys first, in (workspace, key) order: claiming one locks its row
 		// until commit, and two transactions (another node's, or this
 		// node's other group commit) claiming the same keys in different
@@ -197,7 +198,8 @@ func scanDelivery(row scanner) (*store.Delivery, error) {
 }
 
 // GetEvent returns an event of a workspace with its deliveries.
-func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (*store.Event, []store.Delivery, error) {
+func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (_ *store.Event, _ []store.Delivery, err error) {
+	defer unavailable(&err)
 	e, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 AND workspace_id = $2`,
 		id, workspaceID))
 	if err != nil {

@@ -4,7 +4,8 @@
 // It speaks pgx v5 natively (a pool, batches, COPY); goose runs the embedded
 // migrations through pgx's database/sql adapter. Work is shared between nodes
 // with FOR UPDATE SKIP LOCKED under leases, nodes wake each other with
-// LISTEN/NOTIFY, and singleton jobs run under a named leader lease.
+// LISTEN/NOTIFY, and singleton jobs run under a named leader lease. While the
+// server cannot be reached, every method's error is store.ErrUnavailable.
 package postgres
 
 import (
@@ -12,7 +13,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +37,8 @@ const notifyChannel = "postbode"
 
 // DB is the PostgreSQL Store.
 type DB struct {
-	pool *pgxpool.Pool
+	tables // through the pool
+	pool   *pgxpool.Pool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -60,7 +65,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool}, nil
+	return &DB{tables: tables{pool}, pool: pool}, nil
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -85,7 +90,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Ping checks the connection.
-func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer unavailable(&err)
+	return db.pool.Ping(ctx)
+}
 
 // Close closes the pool.
 func (db *DB) Close() error {
@@ -93,11 +101,52 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// InTx runs fn in one transaction.
+func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
+	defer unavailable(&err)
+	return db.tx(ctx, func(tx pgx.Tx) error { return fn(tables{tx}) })
+}
+
+// tx runs fn in a transaction, committed when fn returns nil and rolled
+// back otherwise, also when fn panics.
 func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.pool, fn)
 }
 
 type scanner interface{ Scan(...any) error }
+
+// unavailable adds store.ErrUnavailable to *err when it says that the
+// database cannot be reached. Every exported method defers it, since a
+// connection can fail at any step of any method: acquiring it, running a
+// statement, reading rows, committing.
+func unavailable(err *error) {
+	if *err != nil && !errors.Is(*err, store.ErrUnavailable) && unreachable(*err) {
+		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+	}
+}
+
+// unreachable reports whether err comes of the database being out of reach,
+// rather than of a statement failing in it or of the caller giving up.
+func unreachable(err error) bool {
+	var connect *pgconn.ConnectError
+	var pg *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connect):
+		// No connection could be made: refused, timed out, or the server
+		// would not have it (starting up, shutting down, out of slots).
+		return true
+	case errors.As(err, &pg):
+		// The server ended the session: a connection exception, or a
+		// shutdown, crash or restart.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	// The connection broke under a statement, or was found broken.
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
+}
 
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

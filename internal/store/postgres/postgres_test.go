@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
@@ -21,6 +22,66 @@ func open(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// TestAnnounceReachesOtherNodes announces through one store handle, as one
+// node, and hears it on another's Listen.
+func TestAnnounceReachesOtherNodes(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	var nodes [2]*postgres.DB
+	for i := range nodes {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		nodes[i] = db
+	}
+	heard := make(chan store.Notification, 100)
+	listenCtx, cancel := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		nodes[0].Listen(listenCtx, func(n store.Notification) {
+			select {
+			case heard <- n:
+			default:
+			}
+		})
+	}()
+	defer func() { cancel(); <-listening }()
+	// Listen gives no sign that it is listening: until it hears something,
+	// this announces a warm-up.
+	hear := func(want store.Notification, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case n := <-heard:
+				if n == want {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	warmUp := store.Notification{UserID: "usr_warm_up"}
+	for i := 0; !hear(warmUp, 100*time.Millisecond); i++ {
+		if i == 50 {
+			t.Fatal("Listen heard nothing within 5s")
+		}
+		if err := nodes[1].Announce(ctx, warmUp); err != nil {
+			t.Fatalf("Announce: %v", err)
+		}
+	}
+	want := store.Notification{UserID: "usr_" + time.Now().Format("150405.000000")}
+	if err := nodes[1].Announce(ctx, want); err != nil {
+		t.Fatalf("Announce: %v", err)
+	}
+	if !hear(want, time.Second) {
+		t.Errorf("Listen did not hear %+v within a second", want)
+	}
 }
 
 func BenchmarkHotPath(b *testing.B) {

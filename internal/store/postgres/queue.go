@@ -8,8 +8,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +19,8 @@ import (
 
 // ClaimDeliveries leases up to c.Limit due deliveries to c.Owner and returns
 // them with their events.
-func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.ClaimedDelivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) (_ []store.ClaimedDelivery, err error) {
+	defer unavailable(&err)
 	skip := c.Skip
 	if skip == nil {
 		skip = []string{}
@@ -55,11 +56,11 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 }
 
 // CompleteDeliveries writes a batch of outcomes in one transaction.
-func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) (_ []string, err error) {
+	defer unavailable(&err)
 	var disabled []string
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		disabled = disabled[:0]
-		now := time.Now()
 		// Lock the subscriptions this batch counts for, in id order: ingest
 		// (FOR SHARE) and other nodes' completers lock them in the same
 		// order, so they wait for each other instead of deadlocking. Until
@@ -263,7 +264,8 @@ func attemptRow(a *store.Attempt) []any {
 }
 
 // NextDue returns when the earliest pending delivery is due.
-func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (db *DB) NextDue(ctx context.Context) (_ time.Time, _ bool, err error) {
+	defer unavailable(&err)
 	var t *time.Time
 	if err := db.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&t); err != nil {
 		return time.Time{}, false, err
@@ -275,9 +277,10 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // ReleaseLeases returns expired (or owner's) leases to pending.
-func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (_ int, err error) {
+	defer unavailable(&err)
 	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-		updated_at = now() WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
+		updated_at = $1 WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +293,8 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (i
 // ExtendLeases renews owner's leases on ids. Rows another transaction is
 // writing (the completer) are skipped rather than waited for: they are
 // about to leave sending anyway, and waiting could deadlock.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (_ int, err error) {
+	defer unavailable(&err)
 	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (
 		SELECT id FROM deliveries WHERE id = ANY($3) AND status = 'sending' AND lease_owner = $2
 		FOR UPDATE SKIP LOCKED)`, until, owner, ids)
@@ -298,13 +302,18 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []string, unti
 }
 
 // Resend adds one more delivery of a delivery's event to its subscription.
-func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (*store.Delivery, error) {
+// The subscription and the event are locked as they are read: one being
+// deleted meanwhile (DeleteSubscription, Prune) is waited for and then not
+// found, where the new row's foreign key check would fail instead.
+func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string, now time.Time) (_ *store.Delivery, err error) {
+	defer unavailable(&err)
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
 			status, next_attempt_at, created_at, updated_at)
 		SELECT $1, d.workspace_id, d.event_id, d.subscription_id,
 			CASE WHEN s.status = 'active' THEN 'pending' ELSE 'held' END, $2, $2, $2
-		FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+		FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
 		WHERE d.id = $3 AND d.workspace_id = $4
+		FOR KEY SHARE OF s, e
 		RETURNING `+deliveryColumns, newID, now, deliveryID, workspaceID))
 	if err == nil {
 		db.pool.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel)
@@ -313,15 +322,19 @@ func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string,
 }
 
 // RecordTestAttempt stores a test send as an event, a finished delivery and its attempt.
-func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error {
+func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) (err error) {
+	defer unavailable(&err)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
-			last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)`, d.ID, d.WorkspaceID, e.ID,
-			d.SubscriptionID, d.Status, d.LastError, d.CreatedAt); err != nil {
+		// Inserted only while the subscription exists, locked so that a
+		// delete waits for this transaction.
+		if err := affected(tx.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
+			last_error, created_at, updated_at)
+			SELECT $1, $2, $3, s.id, $5, 1, $6, $7, $7 FROM subscriptions s WHERE s.id = $4 AND s.workspace_id = $2
+			FOR KEY SHARE`, d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, d.CreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"attempts"}, attemptColumns, pgx.CopyFromRows([][]any{attemptRow(a)}))
@@ -329,40 +342,43 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 	})
 }
 
-// ListAttempts returns a subscription's newest attempts first.
-func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+joinColumns(attemptColumns)+` FROM attempts
-		WHERE subscription_id = $1 AND workspace_id = $2 AND ($3 = '' OR id < $3)
-		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, p.Size())
-	if err != nil {
-		return nil, err
-	}
-	out, err := collect(rows, scanAttempt)
-	if out == nil {
-		out = []store.Attempt{}
-	}
-	return out, err
+// Attempts are read with their bodies whole (GetAttempt) or, for a list,
+// cut to store.ListBodyLimit bytes: the first ListBodyLimit characters (the
+// most that can hold that many bytes, read without the rest of the value),
+// as bytes, cut again at the byte count. Each body comes with whether it
+// was cut; octet_length reads a stored value's size, not the value.
+var (
+	wholeBodies = `request_body, false, response_body, false`
+	cutBodies   = fmt.Sprintf(`substring(convert_to(left(request_body, %[1]d), 'UTF8') for %[1]d),
+		octet_length(request_body) > %[1]d,
+		substring(convert_to(left(response_body, %[1]d), 'UTF8') for %[1]d),
+		coalesce(octet_length(response_body) > %[1]d, false)`, store.ListBodyLimit)
+)
+
+func selectAttempts(bodies string) string {
+	return `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id, created_at, duration_ms,
+		request_url, request_headers, response_status, response_headers, error, succeeded, test, ` + bodies + ` FROM attempts`
 }
 
 func scanAttempt(row scanner) (*store.Attempt, error) {
 	var a store.Attempt
 	var reqHeaders string
 	var status *int
-	var respHeaders, respBody *string
+	var respHeaders *string
+	var reqBody, respBody []byte
+	var reqCut, respCut bool
 	if err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &a.CreatedAt,
-		&a.DurationMS, &a.Request.URL, &reqHeaders, &a.Request.Body, &status, &respHeaders, &respBody, &a.Error,
-		&a.Succeeded, &a.Test); err != nil {
-		return nil, err
+		&a.DurationMS, &a.Request.URL, &reqHeaders, &status, &respHeaders, &a.Error, &a.Succeeded, &a.Test,
+		&reqBody, &reqCut, &respBody, &respCut); err != nil {
+		return nil, notFound(err)
 	}
 	a.CreatedAt = utc(a.CreatedAt)
 	if err := json.Unmarshal([]byte(reqHeaders), &a.Request.Headers); err != nil {
 		return nil, err
 	}
+	a.Request.Body, a.Request.BodyTruncated = body(reqBody, reqCut), reqCut
 	if status != nil {
-		a.Response = &store.AttemptResponse{Status: *status}
-		if respBody != nil {
-			a.Response.Body = *respBody
-		}
+		a.Response = &store.AttemptResponse{Status: *status, Body: body(respBody, respCut), BodyTruncated: respCut}
 		if respHeaders != nil {
 			if err := json.Unmarshal([]byte(*respHeaders), &a.Response.Headers); err != nil {
 				return nil, err
@@ -372,14 +388,51 @@ func scanAttempt(row scanner) (*store.Attempt, error) {
 	return &a, nil
 }
 
-func joinColumns(cols []string) string {
-	return strings.Join(cols, ", ")
+// body is a body read as bytes, which a cut may have ended inside a character.
+func body(b []byte, cut bool) string {
+	if cut {
+		return store.TrimPartialRune(string(b))
+	}
+	return string(b)
+}
+
+// ListAttempts returns a subscription's newest attempts first, their bodies cut.
+func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) (_ []store.Attempt, err error) {
+	defer unavailable(&err)
+	rows, err := db.pool.Query(ctx, selectAttempts(cutBodies)+`
+		WHERE subscription_id = $1 AND workspace_id = $2 AND ($3 = '' OR id < $3)
+		ORDER BY id DESC LIMIT $4`, subscriptionID, workspaceID, p.Cursor, p.Size())
+	if err != nil {
+		return nil, err
+	}
+	out, err := collect(rows, scanAttempt)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	// No attempts, or no such subscription: only the second is an error.
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND workspace_id = $2)`,
+		subscriptionID, workspaceID).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, store.ErrNotFound
+	}
+	return []store.Attempt{}, nil
+}
+
+// GetAttempt returns one attempt of a subscription, whole.
+func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (_ *store.Attempt, err error) {
+	defer unavailable(&err)
+	return scanAttempt(db.pool.QueryRow(ctx, selectAttempts(wholeBodies)+`
+		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3`, attemptID, subscriptionID, workspaceID))
 }
 
 // QueueDepth counts deliveries waiting to be sent.
-func (db *DB) QueueDepth(ctx context.Context) (int64, error) {
+func (db *DB) QueueDepth(ctx context.Context) (_ int64, err error) {
+	defer unavailable(&err)
 	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
+	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
 		+ (SELECT count(*) FROM deliveries WHERE status = 'sending')`).Scan(&n)
 	return n, err
 }

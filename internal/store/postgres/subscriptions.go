@@ -59,8 +59,9 @@ func scheduleText(s []store.Duration) *string {
 }
 
 // CreateSubscription inserts s.
-func (db *DB) CreateSubscription(ctx context.Context, s *store.Subscription) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
+func (db *DB) CreateSubscription(ctx context.Context, s *store.Subscription) (err error) {
+	defer unavailable(&err)
+	_, err = db.pool.Exec(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		s.ID, s.WorkspaceID, s.Name, s.Mode, s.URL, jsonText(s.EventTypes), s.Status, s.Payload, s.Format,
 		jsonText(s.Headers), s.SignatureScheme, s.SignatureHeader, s.Secret, s.PreviousSecret,
@@ -73,18 +74,21 @@ func (db *DB) CreateSubscription(ctx context.Context, s *store.Subscription) err
 }
 
 // GetSubscription returns a subscription of a workspace.
-func (db *DB) GetSubscription(ctx context.Context, workspaceID, id string) (*store.Subscription, error) {
+func (db *DB) GetSubscription(ctx context.Context, workspaceID, id string) (_ *store.Subscription, err error) {
+	defer unavailable(&err)
 	return scanSubscription(db.pool.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
 }
 
 // SubscriptionByID returns a subscription by id alone.
-func (db *DB) SubscriptionByID(ctx context.Context, id string) (*store.Subscription, error) {
+func (db *DB) SubscriptionByID(ctx context.Context, id string) (_ *store.Subscription, err error) {
+	defer unavailable(&err)
 	return scanSubscription(db.pool.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1`, id))
 }
 
 // ListSubscriptions lists a workspace's subscriptions by id.
-func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store.Page) ([]store.Subscription, error) {
+func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store.Page) (_ []store.Subscription, err error) {
+	defer unavailable(&err)
 	rows, err := db.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
@@ -94,7 +98,8 @@ func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store
 }
 
 // RoutableSubscriptions returns a workspace's push subscriptions.
-func (db *DB) RoutableSubscriptions(ctx context.Context, workspaceID string) ([]store.Subscription, error) {
+func (db *DB) RoutableSubscriptions(ctx context.Context, workspaceID string) (_ []store.Subscription, err error) {
+	defer unavailable(&err)
 	rows, err := db.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE workspace_id = $1 AND mode = 'push' ORDER BY id`, workspaceID)
 	if err != nil {
@@ -104,7 +109,8 @@ func (db *DB) RoutableSubscriptions(ctx context.Context, workspaceID string) ([]
 }
 
 // UpdateSubscription writes the fields a PATCH may change.
-func (db *DB) UpdateSubscription(ctx context.Context, s *store.Subscription) error {
+func (db *DB) UpdateSubscription(ctx context.Context, s *store.Subscription) (err error) {
+	defer unavailable(&err)
 	defer db.announce(ctx, s.WorkspaceID, s.ID)
 	return affected(db.pool.Exec(ctx, `UPDATE subscriptions SET name = $1, url = $2, event_types = $3, payload = $4,
 		format = $5, headers = $6, signature_scheme = $7, signature_header = $8, timeout_seconds = $9, failure_threshold = $10,
@@ -116,15 +122,17 @@ func (db *DB) UpdateSubscription(ctx context.Context, s *store.Subscription) err
 }
 
 // DeleteSubscription removes a subscription with its deliveries and attempts.
-func (db *DB) DeleteSubscription(ctx context.Context, workspaceID, id string) error {
+func (db *DB) DeleteSubscription(ctx context.Context, workspaceID, id string) (err error) {
+	defer unavailable(&err)
 	defer db.announce(ctx, workspaceID, id)
 	return affected(db.pool.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
 }
 
 // SetSubscriptionStatus changes status, holding or releasing deliveries.
-func (db *DB) SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*store.Subscription, error) {
+func (db *DB) SetSubscriptionStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (_ *store.Subscription, err error) {
+	defer unavailable(&err)
 	var out *store.Subscription
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanSubscription(tx.QueryRow(ctx, `UPDATE subscriptions SET status = $1, updated_at = $2,
 			consecutive_failures = CASE WHEN $1 = 'active' THEN 0 ELSE consecutive_failures END
@@ -163,10 +171,11 @@ func holdPending(ctx context.Context, tx pgx.Tx, now time.Time, subIDs []string)
 }
 
 // RotateSecret installs a new secret and keeps the old one signing until previousUntil.
-func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*store.Subscription, error) {
+func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, now, previousUntil time.Time) (_ *store.Subscription, err error) {
+	defer unavailable(&err)
 	out, err := scanSubscription(db.pool.QueryRow(ctx, `UPDATE subscriptions SET previous_secret = secret, secret = $1,
-		previous_secret_expires_at = $2, updated_at = now() WHERE id = $3 AND workspace_id = $4 RETURNING `+subscriptionColumns,
-		secret, previousUntil, id, workspaceID))
+		previous_secret_expires_at = $2, updated_at = $5 WHERE id = $3 AND workspace_id = $4 RETURNING `+subscriptionColumns,
+		secret, previousUntil, id, workspaceID, now))
 	if err == nil {
 		db.announce(ctx, workspaceID, id)
 	}
@@ -174,9 +183,10 @@ func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, 
 }
 
 // Recover re-queues failed and held deliveries created since, enabling a disabled subscription.
-func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (int, error) {
+func (db *DB) Recover(ctx context.Context, workspaceID, id string, since, now time.Time) (_ int, err error) {
+	defer unavailable(&err)
 	var n int64
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var status string
 		if err := tx.QueryRow(ctx, `SELECT status FROM subscriptions WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
 			id, workspaceID).Scan(&status); err != nil {

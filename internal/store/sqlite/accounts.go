@@ -1,5 +1,5 @@
 // Workspaces, membership, users, tokens and event types: the small,
-// rarely-written tables.
+// rarely-written tables, which InTx can change in one transaction.
 package sqlite
 
 import (
@@ -9,9 +9,47 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
+// tables implements store.Tx once for both ways of reaching the small
+// tables: through the pools, or inside one write transaction (InTx), where
+// reads go through the transaction too so that they see its writes.
+type tables struct {
+	r querier // reads
+	w writer  // writes
+}
+
+// querier runs statements: a pool or a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// writer is a querier that can run several statements all or none.
+type writer interface {
+	querier
+	atomic(ctx context.Context, fn func(context.Context, querier) error) error
+}
+
+// poolWriter writes through the writer pool, taking a transaction for
+// statements that go together.
+type poolWriter struct{ *sql.DB }
+
+func (p poolWriter) atomic(ctx context.Context, fn func(context.Context, querier) error) error {
+	return writeTx(ctx, p.DB, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
+}
+
+// txWriter writes inside InTx's transaction. Its statements need nothing
+// more: after an error other than ErrNotFound or ErrConflict the caller
+// rolls the whole transaction back (see store.Store.InTx).
+type txWriter struct{ *sql.Tx }
+
+func (t txWriter) atomic(ctx context.Context, fn func(context.Context, querier) error) error {
+	return fn(ctx, t.Tx)
+}
+
 // CreateWorkspace inserts w and makes ownerID (if set) a member.
-func (db *DB) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
-	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+func (t tables) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID string) error {
+	return t.w.atomic(ctx, func(ctx context.Context, tx querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)`,
 			w.ID, w.Name, micros(w.CreatedAt)); err != nil {
 			return conflict(err)
@@ -25,10 +63,10 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *store.Workspace, ownerID s
 }
 
 // GetWorkspace returns one workspace.
-func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, error) {
+func (t tables) GetWorkspace(ctx context.Context, id string) (*store.Workspace, error) {
 	var w store.Workspace
 	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = ?`, id).Scan(&w.ID, &w.Name, &created)
+	err := t.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE id = ?`, id).Scan(&w.ID, &w.Name, &created)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -37,7 +75,7 @@ func (db *DB) GetWorkspace(ctx context.Context, id string) (*store.Workspace, er
 }
 
 // ListWorkspaces lists workspaces by id, all of them or a member's.
-func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
+func (t tables) ListWorkspaces(ctx context.Context, userID string, p store.Page) ([]store.Workspace, error) {
 	q := `SELECT id, name, created_at FROM workspaces WHERE id > ? ORDER BY id LIMIT ?`
 	args := []any{p.Cursor, p.Size()}
 	if userID != "" {
@@ -46,7 +84,7 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) (
 			WHERE w.id > ? ORDER BY w.id LIMIT ?`
 		args = append([]any{userID}, args...)
 	}
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := t.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -65,23 +103,23 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, p store.Page) (
 }
 
 // IsMember reports whether userID belongs to workspaceID.
-func (db *DB) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
+func (t tables) IsMember(ctx context.Context, workspaceID, userID string) (bool, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM workspace_members WHERE workspace_id = ? AND user_id = ?`,
+	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM workspace_members WHERE workspace_id = ? AND user_id = ?`,
 		workspaceID, userID).Scan(&n)
 	return n > 0, err
 }
 
 // CountUsers counts accounts.
-func (db *DB) CountUsers(ctx context.Context) (int, error) {
+func (t tables) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 // CreateUser inserts u; a taken email is store.ErrConflict.
-func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
+func (t tables) CreateUser(ctx context.Context, u *store.User) error {
+	_, err := t.w.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, status, last_active_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.Status, nullMicros(u.LastActiveAt), micros(u.CreatedAt))
 	return conflict(err)
@@ -102,46 +140,51 @@ func scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
 }
 
 // GetUser returns one user.
-func (db *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
-	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+func (t tables) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return scanUser(t.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-// CreateToken inserts t (its hash only).
-func (db *DB) CreateToken(ctx context.Context, t *store.Token) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.UserID, t.Kind, t.Name, t.Hash, sql.NullString{String: t.ResourceID, Valid: t.ResourceID != ""}, micros(t.CreatedAt))
+// CreateToken inserts tok (its hash only).
+func (t tables) CreateToken(ctx context.Context, tok *store.Token) error {
+	_, err := t.w.ExecContext(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash,
+		sql.NullString{String: tok.ResourceID, Valid: tok.ResourceID != ""}, micros(tok.CreatedAt))
 	return conflict(err)
 }
 
+// DeleteToken deletes a token.
+func (t tables) DeleteToken(ctx context.Context, id string) error {
+	return affected(t.w.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id))
+}
+
 // TokenByHash finds a token and its owner by the token's hash.
-func (db *DB) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
-	var t store.Token
+func (t tables) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
+	var tok store.Token
 	var res sql.NullString
 	var created int64
 	var used sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
-		FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.UserID, &t.Kind, &t.Name, &t.Hash, &res, &created, &used)
+	err := t.r.QueryRowContext(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
+		FROM tokens WHERE hash = ?`, hash).Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res, &created, &used)
 	if err != nil {
 		return nil, nil, notFound(err)
 	}
-	t.ResourceID = res.String
-	t.CreatedAt = fromMicros(created)
-	t.LastUsedAt = timePtr(used)
-	u, err := db.GetUser(ctx, t.UserID)
+	tok.ResourceID = res.String
+	tok.CreatedAt = fromMicros(created)
+	tok.LastUsedAt = timePtr(used)
+	u, err := t.GetUser(ctx, tok.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &t, u, nil
+	return &tok, u, nil
 }
 
 // CreateEventType inserts et; a taken name is store.ErrConflict.
-func (db *DB) CreateEventType(ctx context.Context, et *store.EventType) error {
+func (t tables) CreateEventType(ctx context.Context, et *store.EventType) error {
 	var schema any
 	if len(et.Schema) > 0 {
 		schema = string(et.Schema)
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO event_types (workspace_id, name, label, description, schema, created_at)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO event_types (workspace_id, name, label, description, schema, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, et.WorkspaceID, et.Name, et.Label, et.Description, schema, micros(et.CreatedAt))
 	return conflict(err)
 }
@@ -163,14 +206,14 @@ func scanEventType(row interface{ Scan(...any) error }) (*store.EventType, error
 }
 
 // GetEventType returns one event type.
-func (db *DB) GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error) {
-	return scanEventType(db.r.QueryRowContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+func (t tables) GetEventType(ctx context.Context, workspaceID, name string) (*store.EventType, error) {
+	return scanEventType(t.r.QueryRowContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = ? AND name = ?`, workspaceID, name))
 }
 
 // ListEventTypes lists a workspace's event types by name.
-func (db *DB) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
+func (t tables) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) ([]store.EventType, error) {
+	rows, err := t.r.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types
 		WHERE workspace_id = ? AND name > ? ORDER BY name LIMIT ?`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err

@@ -17,6 +17,11 @@ func (db *DB) Listen(ctx context.Context, fn func(store.Notification)) error {
 	return nil
 }
 
+// Announce does nothing: the only node has seen the change itself.
+func (db *DB) Announce(ctx context.Context, n store.Notification) error {
+	return nil
+}
+
 // leaderLeases are the named leader leases. The process holding the data
 // directory is the only node, so memory is the whole truth; they still
 // exclude other owners, as the Store's contract says.
@@ -30,13 +35,12 @@ type leaderLease struct {
 	until time.Time
 }
 
-// TryLead gives owner the named lease for ttl if it is free, expired or
-// owner's already.
-func (db *DB) TryLead(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+// TryLead gives owner the named lease until now+ttl if it is free, expired
+// at now or owner's already.
+func (db *DB) TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	l := &db.leads
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
 	if cur, ok := l.m[name]; ok && cur.owner != owner && now.Before(cur.until) {
 		return false, nil
 	}

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/postbode/postbode/internal/store"
@@ -82,7 +83,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 }
 
 // CompleteDeliveries writes a batch of outcomes.
-func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) ([]string, error) {
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error) {
 	var disabled []string
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
@@ -116,7 +117,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome) 
 		}
 		defer disable.Close()
 
-		now := micros(time.Now())
+		now := micros(now)
 		retried := map[string][]string{} // deliveries put back to pending, by subscription
 		disabledNow := map[string]bool{}
 		clean := map[string]bool{} // subscriptions whose count is 0 as of now
@@ -252,9 +253,15 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // delivery keeps its next_attempt_at: it was due when claimed, so it is due
 // now by the caller's clock too.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	return db.releaseLeases(ctx, owner, now, now)
+}
+
+// releaseLeases releases the leases of owner and those that ended before
+// before, as of now.
+func (db *DB) releaseLeases(ctx context.Context, owner string, before, now time.Time) (int, error) {
 	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
 		updated_at = ? WHERE status = 'sending' AND (lease_until < ? OR lease_owner = ?)`,
-		micros(time.Now()), micros(now), owner)
+		micros(now), micros(before), owner)
 	if err != nil {
 		return 0, err
 	}
@@ -317,9 +324,11 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id, status, attempts,
-			last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`, d.ID, d.WorkspaceID, e.ID,
-			d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
+		// Inserted only while the subscription exists.
+		if err := affected(tx.ExecContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+			status, attempts, last_error, created_at, updated_at)
+			SELECT ?1, ?2, ?3, id, ?5, 1, ?6, ?7, ?7 FROM subscriptions WHERE id = ?4 AND workspace_id = ?2`,
+			d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt))); err != nil {
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, insertAttemptSQL)
@@ -331,43 +340,88 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 	})
 }
 
-// ListAttempts returns a subscription's newest attempts first.
+// Attempts are read with their bodies whole (GetAttempt) or, for a list,
+// cut to store.ListBodyLimit bytes: substr counts bytes in a blob,
+// characters in text. Each body comes with whether it was cut.
+var (
+	wholeBodies = `request_body, 0, response_body, 0`
+	cutBodies   = fmt.Sprintf(`substr(CAST(request_body AS BLOB), 1, %[1]d), octet_length(request_body) > %[1]d,
+		substr(CAST(response_body AS BLOB), 1, %[1]d), coalesce(octet_length(response_body) > %[1]d, 0)`, store.ListBodyLimit)
+)
+
+func selectAttempts(bodies string) string {
+	return `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id, created_at, duration_ms,
+		request_url, request_headers, response_status, response_headers, error, succeeded, test, ` + bodies + ` FROM attempts`
+}
+
+func scanAttempt(row interface{ Scan(...any) error }) (*store.Attempt, error) {
+	var a store.Attempt
+	var created int64
+	var reqHeaders string
+	var status sql.NullInt64
+	var respHeaders, respBody sql.NullString
+	var ok, test, reqCut, respCut bool
+	if err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &created,
+		&a.DurationMS, &a.Request.URL, &reqHeaders, &status, &respHeaders, &a.Error, &ok, &test,
+		&a.Request.Body, &reqCut, &respBody, &respCut); err != nil {
+		return nil, notFound(err)
+	}
+	a.CreatedAt = fromMicros(created)
+	if err := jsonDecode(reqHeaders, &a.Request.Headers); err != nil {
+		return nil, err
+	}
+	if reqCut {
+		a.Request.Body, a.Request.BodyTruncated = store.TrimPartialRune(a.Request.Body), true
+	}
+	if status.Valid {
+		a.Response = &store.AttemptResponse{Status: int(status.Int64), Body: respBody.String}
+		if err := jsonDecode(respHeaders.String, &a.Response.Headers); err != nil {
+			return nil, err
+		}
+		if respCut {
+			a.Response.Body, a.Response.BodyTruncated = store.TrimPartialRune(a.Response.Body), true
+		}
+	}
+	a.Succeeded, a.Test = ok, test
+	return &a, nil
+}
+
+// ListAttempts returns a subscription's newest attempts first, their bodies cut.
 func (db *DB) ListAttempts(ctx context.Context, workspaceID, subscriptionID string, p store.Page) ([]store.Attempt, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, delivery_id, event_id, event_type, subscription_id, workspace_id,
-		created_at, duration_ms, request_url, request_headers, request_body, response_status, response_headers,
-		response_body, error, succeeded, test FROM attempts WHERE subscription_id = ?1 AND workspace_id = ?2 AND (?3 = '' OR id < ?3)
-		ORDER BY id DESC LIMIT ?4`, subscriptionID, workspaceID, p.Cursor, p.Size())
+	rows, err := db.r.QueryContext(ctx, selectAttempts(cutBodies)+`
+		WHERE subscription_id = ?1 AND workspace_id = ?2 AND (?3 = '' OR id < ?3) ORDER BY id DESC LIMIT ?4`,
+		subscriptionID, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []store.Attempt{}
 	for rows.Next() {
-		var a store.Attempt
-		var created int64
-		var reqHeaders string
-		var status sql.NullInt64
-		var respHeaders, respBody sql.NullString
-		var ok, test int
-		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.SubscriptionID, &a.WorkspaceID, &created,
-			&a.DurationMS, &a.Request.URL, &reqHeaders, &a.Request.Body, &status, &respHeaders, &respBody, &a.Error,
-			&ok, &test); err != nil {
+		a, err := scanAttempt(rows)
+		if err != nil {
 			return nil, err
 		}
-		a.CreatedAt = fromMicros(created)
-		if err := jsonDecode(reqHeaders, &a.Request.Headers); err != nil {
-			return nil, err
-		}
-		if status.Valid {
-			a.Response = &store.AttemptResponse{Status: int(status.Int64), Body: respBody.String}
-			if err := jsonDecode(respHeaders.String, &a.Response.Headers); err != nil {
-				return nil, err
-			}
-		}
-		a.Succeeded, a.Test = ok != 0, test != 0
-		out = append(out, a)
+		out = append(out, *a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out) > 0 {
+		return out, err
+	}
+	// No attempts, or no such subscription: only the second is an error.
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM subscriptions WHERE id = ? AND workspace_id = ?`,
+		subscriptionID, workspaceID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out, nil
+}
+
+// GetAttempt returns one attempt of a subscription, whole.
+func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*store.Attempt, error) {
+	return scanAttempt(db.r.QueryRowContext(ctx, selectAttempts(wholeBodies)+`
+		WHERE id = ? AND subscription_id = ? AND workspace_id = ?`, attemptID, subscriptionID, workspaceID))
 }
 
 // QueueDepth counts deliveries waiting to be sent.

@@ -9,6 +9,10 @@
 // A data directory belongs to one process at a time (an advisory lock), which
 // lets Open hand every lease of a previous, crashed run straight back to the
 // queue.
+//
+// It never returns store.ErrUnavailable: the database is a file this process
+// holds open, with no server or connection to lose. A disk that fails or
+// fills up is an I/O error, which waiting does not mend.
 package sqlite
 
 import (
@@ -34,10 +38,11 @@ var migrations embed.FS
 
 // DB is the SQLite Store.
 type DB struct {
-	w     *sql.DB // exactly one connection: every write
-	r     *sql.DB // read-only connections
-	lock  *os.File
-	leads leaderLeases
+	tables         // through the pools below
+	w      *sql.DB // exactly one connection: every write
+	r      *sql.DB // read-only connections
+	lock   *os.File
+	leads  leaderLeases
 }
 
 var _ store.Store = (*DB)(nil)
@@ -75,9 +80,11 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(8)
 	db.r.SetMaxIdleConns(8)
+	db.tables = tables{r: db.r, w: poolWriter{db.w}}
 	// No other process can hold a lease on this file: whatever a previous
 	// run was sending goes back to pending now, not after the lease expires.
-	if _, err := db.ReleaseLeases(ctx, "", time.Unix(1<<40, 0)); err != nil {
+	// (Open is given no clock, so the wall clock dates the change.)
+	if _, err := db.releaseLeases(ctx, "", time.Unix(1<<40, 0), time.Now()); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -139,19 +146,35 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// tx runs fn in a write transaction. fn's statements get a context that
-// cannot be cancelled: the driver runs each statement whose context can be
-// cancelled on a goroutine of its own, so that it can interrupt it, which
-// on the hot path cost as much as the statement. Cancelling ctx still ends
-// the transaction (database/sql rolls it back) once the running statement
-// returns; every statement here is bounded.
+// InTx runs fn in one write transaction, through which the small tables
+// are read as well as written, so that fn sees its own writes.
+func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return writeTx(ctx, db.w, func(_ context.Context, tx *sql.Tx) error {
+		return fn(tables{r: tx, w: txWriter{tx}})
+	})
+}
+
+// tx runs fn in a write transaction (see writeTx).
 func (db *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	return writeTx(ctx, db.w, fn)
+}
+
+// writeTx runs fn in a transaction of the writer w, committed when fn
+// returns nil and rolled back otherwise, also when fn panics: the writer is
+// the only one, and a transaction left open would stop every write. fn's
+// statements get a context that cannot be cancelled: the driver runs each
+// statement whose context can be cancelled on a goroutine of its own, so
+// that it can interrupt it, which on the hot path cost as much as the
+// statement. Cancelling ctx still ends the transaction (database/sql rolls
+// it back) once the running statement returns; every statement here is
+// bounded.
+func writeTx(ctx context.Context, w *sql.DB, fn func(context.Context, *sql.Tx) error) error {
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	defer tx.Rollback() // after Commit, a no-op
 	if err := fn(context.WithoutCancel(ctx), tx); err != nil {
-		tx.Rollback()
 		return err
 	}
 	return tx.Commit()

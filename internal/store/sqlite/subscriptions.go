@@ -170,12 +170,12 @@ func setHeld(ctx context.Context, tx *sql.Tx, subID string, active bool, now tim
 }
 
 // RotateSecret installs a new secret and keeps the old one signing until previousUntil.
-func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, previousUntil time.Time) (*store.Subscription, error) {
+func (db *DB) RotateSecret(ctx context.Context, workspaceID, id, secret string, now, previousUntil time.Time) (*store.Subscription, error) {
 	var out *store.Subscription
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `UPDATE subscriptions SET previous_secret = secret, secret = ?,
 			previous_secret_expires_at = ?, updated_at = ? WHERE id = ? AND workspace_id = ?`,
-			secret, micros(previousUntil), micros(time.Now()), id, workspaceID)); err != nil {
+			secret, micros(previousUntil), micros(now), id, workspaceID)); err != nil {
 			return err
 		}
 		var err error

@@ -1,9 +1,11 @@
 // Conformance tests of the small tables: workspaces and membership, users
-// and tokens, and the event type catalogue.
+// and tokens, the event type catalogue, and transactions over them (InTx).
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -172,6 +174,16 @@ func userTests() []test {
 			_, _, err := f.s.TokenByHash(f.ctx, "hash-2")
 			wantErr(t, "TokenByHash", err, store.ErrNotFound)
 		}},
+		{"DeleteToken", func(t *testing.T, f *fixture) {
+			kept, doomed := f.newToken("hash-1"), f.newToken("hash-2")
+			f.must(f.s.DeleteToken(f.ctx, doomed.ID), "DeleteToken")
+			_, _, err := f.s.TokenByHash(f.ctx, doomed.Hash)
+			wantErr(t, "TokenByHash of a deleted token", err, store.ErrNotFound)
+			_, _, err = f.s.TokenByHash(f.ctx, kept.Hash)
+			f.must(err, "TokenByHash of the other token")
+			wantErr(t, "DeleteToken again", f.s.DeleteToken(f.ctx, doomed.ID), store.ErrNotFound)
+			wantErr(t, "DeleteToken of an unknown id", f.s.DeleteToken(f.ctx, "tok_unknown"), store.ErrNotFound)
+		}},
 		{"DuplicateTokenHashIsConflict", func(t *testing.T, f *fixture) {
 			tok := &store.Token{ID: newID("tok_"), UserID: f.user.ID, Kind: store.TokenIntegration, Name: "CI",
 				Hash: "hash-1", CreatedAt: t0}
@@ -263,4 +275,164 @@ func sameJSON(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+func (f *fixture) newToken(hash string) *store.Token {
+	f.t.Helper()
+	tok := &store.Token{ID: newID("tok_"), UserID: f.user.ID, Kind: store.TokenIntegration, Name: "CI", Hash: hash,
+		CreatedAt: t0}
+	f.must(f.s.CreateToken(f.ctx, tok), "CreateToken")
+	return tok
+}
+
+var errAbandon = errors.New("abandoned on purpose")
+
+func txTests() []test {
+	// signUp creates, in tx, a user with a token and a workspace of its own
+	// with one event type, reading each back within tx.
+	signUp := func(t *testing.T, tx store.Tx, email string) (*store.User, *store.Token) {
+		t.Helper()
+		ctx := t.Context()
+		u := &store.User{ID: newID("usr_"), Email: email, Name: "New", Role: store.RoleMember, Status: store.UserActive,
+			CreatedAt: t0}
+		tok := &store.Token{ID: newID("tok_"), UserID: u.ID, Kind: store.TokenIntegration, Name: "first", Hash: "hash-" + email,
+			CreatedAt: t0}
+		ws := &store.Workspace{ID: newID("ws_"), Name: "Own", CreatedAt: t0}
+		et := &store.EventType{WorkspaceID: ws.ID, Name: "invoice.paid", Label: "Invoice paid", CreatedAt: t0}
+		for what, err := range map[string]error{
+			"CreateUser":      tx.CreateUser(ctx, u),
+			"CreateToken":     tx.CreateToken(ctx, tok),
+			"CreateWorkspace": tx.CreateWorkspace(ctx, ws, u.ID),
+			"CreateEventType": tx.CreateEventType(ctx, et),
+		} {
+			if err != nil {
+				t.Fatalf("%s in a transaction: %v", what, err)
+			}
+		}
+		got, err := tx.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatalf("GetUser of the transaction's user: %v", err)
+		}
+		wantSame(t, "user read in the transaction", got, u)
+		gotTok, owner, err := tx.TokenByHash(ctx, tok.Hash)
+		if err != nil || gotTok.ID != tok.ID || owner.ID != u.ID {
+			t.Errorf("TokenByHash in the transaction: %v, %v, %v; want its token and user", gotTok, owner, err)
+		}
+		if n, err := tx.CountUsers(ctx); err != nil || n != 2 {
+			t.Errorf("CountUsers in the transaction = %d, %v; want 2", n, err)
+		}
+		if ok, err := tx.IsMember(ctx, ws.ID, u.ID); err != nil || !ok {
+			t.Errorf("IsMember in the transaction = %v, %v; want true", ok, err)
+		}
+		if wss, err := tx.ListWorkspaces(ctx, u.ID, store.Page{}); err != nil || len(wss) != 1 || wss[0].ID != ws.ID {
+			t.Errorf("ListWorkspaces in the transaction = %v, %v; want [%s]", wss, err, ws.ID)
+		}
+		if _, err := tx.GetWorkspace(ctx, ws.ID); err != nil {
+			t.Errorf("GetWorkspace in the transaction: %v", err)
+		}
+		if _, err := tx.GetEventType(ctx, ws.ID, et.Name); err != nil {
+			t.Errorf("GetEventType in the transaction: %v", err)
+		}
+		if ets, err := tx.ListEventTypes(ctx, ws.ID, store.Page{}); err != nil || len(ets) != 1 {
+			t.Errorf("ListEventTypes in the transaction = %v, %v; want one", ets, err)
+		}
+		return u, tok
+	}
+	// wantGone checks that nothing of u and tok was kept.
+	wantGone := func(t *testing.T, f *fixture, u *store.User, tok *store.Token) {
+		t.Helper()
+		_, err := f.s.GetUser(f.ctx, u.ID)
+		wantErr(t, "GetUser after rollback", err, store.ErrNotFound)
+		_, _, err = f.s.TokenByHash(f.ctx, tok.Hash)
+		wantErr(t, "TokenByHash after rollback", err, store.ErrNotFound)
+		if wss := pageWorkspaces(f, u.ID, 10); len(wss) != 0 {
+			t.Errorf("workspaces after rollback: %v", wss)
+		}
+		if n, _ := f.s.CountUsers(f.ctx); n != 1 {
+			t.Errorf("CountUsers after rollback = %d, want 1", n)
+		}
+	}
+	return []test{
+		{"CommittedWhenFnSucceeds", func(t *testing.T, f *fixture) {
+			var u *store.User
+			var tok *store.Token
+			f.must(f.s.InTx(f.ctx, func(tx store.Tx) error {
+				u, tok = signUp(t, tx, "new@example.com")
+				return nil
+			}), "InTx")
+			got, err := f.s.GetUser(f.ctx, u.ID)
+			f.must(err, "GetUser after commit")
+			wantSame(t, "committed user", got, u)
+			gotTok, owner, err := f.s.TokenByHash(f.ctx, tok.Hash)
+			f.must(err, "TokenByHash after commit")
+			wantSame(t, "committed token", gotTok, tok)
+			wantSame(t, "committed token's owner", owner, u)
+			if wss := pageWorkspaces(f, u.ID, 10); len(wss) != 1 {
+				t.Errorf("workspaces of the committed user: %v, want one", wss)
+			}
+		}},
+		{"RolledBackWhenFnFails", func(t *testing.T, f *fixture) {
+			var u *store.User
+			var tok *store.Token
+			err := f.s.InTx(f.ctx, func(tx store.Tx) error {
+				u, tok = signUp(t, tx, "new@example.com")
+				return errAbandon
+			})
+			wantErr(t, "InTx", err, errAbandon)
+			wantGone(t, f, u, tok)
+		}},
+		{"RolledBackWhenFnPanics", func(t *testing.T, f *fixture) {
+			var u *store.User
+			var tok *store.Token
+			func() {
+				defer func() {
+					if r := recover(); r != errAbandon {
+						t.Errorf("recovered %v, want InTx to pass fn's panic on", r)
+					}
+				}()
+				f.s.InTx(f.ctx, func(tx store.Tx) error {
+					u, tok = signUp(t, tx, "new@example.com")
+					panic(errAbandon)
+				})
+			}()
+			wantGone(t, f, u, tok)
+			// The transaction did not stay open holding a connection (on
+			// SQLite, the only writer): writes go on.
+			ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+			defer cancel()
+			f.must(f.s.CreateUser(ctx, &store.User{ID: newID("usr_"), Email: "after@example.com", Name: "After",
+				Role: store.RoleMember, Status: store.UserActive, CreatedAt: t0}), "CreateUser after the panic")
+		}},
+		{"ExpectedErrorsLeaveTxUsable", func(t *testing.T, f *fixture) {
+			tok := f.newToken("hash-1")
+			var u *store.User
+			f.must(f.s.InTx(f.ctx, func(tx store.Tx) error {
+				ctx := t.Context()
+				dup := *f.user
+				dup.ID = newID("usr_")
+				wantErr(t, "CreateUser with a taken email", tx.CreateUser(ctx, &dup), store.ErrConflict)
+				wantErr(t, "CreateWorkspace with a taken id",
+					tx.CreateWorkspace(ctx, &store.Workspace{ID: f.ws, Name: "again", CreatedAt: t0}, ""), store.ErrConflict)
+				et := &store.EventType{WorkspaceID: f.ws, Name: "a", Label: "A", CreatedAt: t0}
+				f.must(tx.CreateEventType(ctx, et), "CreateEventType")
+				wantErr(t, "CreateEventType with a taken name", tx.CreateEventType(ctx, et), store.ErrConflict)
+				dupTok := *tok
+				dupTok.ID = newID("tok_")
+				wantErr(t, "CreateToken with a taken hash", tx.CreateToken(ctx, &dupTok), store.ErrConflict)
+				_, err := tx.GetUser(ctx, "usr_unknown")
+				wantErr(t, "GetUser of an unknown id", err, store.ErrNotFound)
+				wantErr(t, "DeleteToken of an unknown id", tx.DeleteToken(ctx, "tok_unknown"), store.ErrNotFound)
+				// The transaction goes on after each of those.
+				f.must(tx.DeleteToken(ctx, tok.ID), "DeleteToken")
+				u, _ = signUp(t, tx, "new@example.com")
+				return nil
+			}), "InTx")
+			f.must(func() error { _, err := f.s.GetUser(f.ctx, u.ID); return err }(), "GetUser after commit")
+			_, _, err := f.s.TokenByHash(f.ctx, tok.Hash)
+			wantErr(t, "TokenByHash of the token deleted in the transaction", err, store.ErrNotFound)
+			if _, err := f.s.GetEventType(f.ctx, f.ws, "a"); err != nil {
+				t.Errorf("GetEventType after commit: %v", err)
+			}
+		}},
+	}
 }

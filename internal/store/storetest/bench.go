@@ -93,7 +93,7 @@ func benchCycle(b *testing.B, s store.Store, handoff bool) {
 					Response: &store.AttemptResponse{Status: 200, Headers: map[string]string{"Content-Length": "0"}},
 				}}
 		}
-		_, err = s.CompleteDeliveries(ctx, outcomes)
+		_, err = s.CompleteDeliveries(ctx, t, outcomes)
 		benchMust(b, err)
 		complete += time.Since(t)
 		done += n

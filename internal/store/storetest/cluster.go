@@ -5,6 +5,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,27 +50,28 @@ func clusterTests() []test {
 			}
 		}},
 		{"TryLeadIsExclusive", func(t *testing.T, f *fixture) {
-			lead := func(name, owner string, ttl time.Duration, want bool) {
+			lead := func(name, owner string, now time.Time, ttl time.Duration, want bool) {
 				t.Helper()
-				got, err := f.s.TryLead(f.ctx, name, owner, ttl)
+				got, err := f.s.TryLead(f.ctx, name, owner, now, ttl)
 				f.must(err, "TryLead")
 				if got != want {
-					t.Errorf("TryLead(%s, %s) = %v, want %v", name, owner, got, want)
+					t.Errorf("TryLead(%s, %s, %s) = %v, want %v", name, owner, show(now), got, want)
 				}
 			}
-			lead("maintenance", "node-a", time.Hour, true)
-			lead("maintenance", "node-a", time.Hour, true) // renewal
-			lead("maintenance", "node-b", time.Hour, false)
-			lead("other-job", "node-b", time.Hour, true) // names are independent
-			lead("other-job", "node-a", time.Hour, false)
-			// The lease ends after ttl (by the engine's clock): then another
-			// owner may take it, and the first one has lost it.
-			ttl := 300 * time.Millisecond
-			lead("short", "node-a", ttl, true)
-			lead("short", "node-b", time.Hour, false)
-			time.Sleep(ttl + 200*time.Millisecond)
-			lead("short", "node-b", time.Hour, true)
-			lead("short", "node-a", time.Hour, false)
+			lead("maintenance", "node-a", t0, time.Hour, true)
+			lead("maintenance", "node-a", t0, time.Hour, true) // renewal
+			lead("maintenance", "node-b", t0, time.Hour, false)
+			lead("other-job", "node-b", t0, time.Hour, true) // names are independent
+			lead("other-job", "node-a", t0, time.Hour, false)
+			// The lease ends ttl after the time it was taken or renewed at,
+			// by the caller's clock (t0 is long past, so an engine reading its
+			// own clock shows up): then another owner may take it, and the
+			// first one has lost it.
+			lead("short", "node-a", t0, time.Minute, true)
+			lead("short", "node-a", at(time.Minute), time.Minute, true) // renewed until t0+2m
+			lead("short", "node-b", at(90*time.Second), time.Hour, false)
+			lead("short", "node-b", at(2*time.Minute), time.Hour, true)
+			lead("short", "node-a", at(3*time.Minute), time.Hour, false)
 		}},
 		{"ListenReturnsWhenContextEnds", func(t *testing.T, f *fixture) {
 			ctx, cancel := context.WithCancel(f.ctx)
@@ -88,6 +91,55 @@ func clusterTests() []test {
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("Listen did not return within 10s of its context ending")
+			}
+		}},
+		{"AnnounceReachesListen", func(t *testing.T, f *fixture) {
+			// Every field set, and each alone: what Listen hears (an engine
+			// of one process may hear nothing) is what was announced.
+			user := newID("usr_")
+			sent := []store.Notification{
+				{Deliveries: true, WorkspaceID: f.ws, SubscriptionID: newID("sub_"), UserID: user + "-all"},
+				{UserID: user},
+				{WorkspaceID: f.ws, SubscriptionID: user + "-sub"},
+			}
+			heard := make(chan store.Notification, 100)
+			ctx, cancel := context.WithCancel(f.ctx)
+			listening := make(chan struct{})
+			go func() {
+				defer close(listening)
+				f.s.Listen(ctx, func(n store.Notification) {
+					if strings.HasPrefix(n.UserID, user) || strings.HasPrefix(n.SubscriptionID, user) {
+						select {
+						case heard <- n:
+						default: // the test has heard enough
+						}
+					}
+				})
+			}()
+			defer func() { cancel(); <-listening }()
+			got := map[store.Notification]bool{}
+			// Listen gives no sign that it is listening: announce until
+			// everything is heard, or for a second.
+			for deadline := time.Now().Add(time.Second); len(got) < len(sent) && time.Now().Before(deadline); {
+				for _, n := range sent {
+					f.must(f.s.Announce(f.ctx, n), "Announce")
+				}
+				for drained := false; !drained; {
+					select {
+					case n := <-heard:
+						got[n] = true
+					case <-time.After(50 * time.Millisecond):
+						drained = true
+					}
+				}
+			}
+			for n := range got {
+				if !slices.Contains(sent, n) {
+					t.Errorf("Listen heard %+v, which was never announced", n)
+				}
+			}
+			if len(got) > 0 && len(got) < len(sent) {
+				t.Errorf("Listen heard %d of the %d notifications announced: %+v", len(got), len(sent), got)
 			}
 		}},
 		{"PruneDeletesOldFinishedEvents", testPrune},

@@ -150,7 +150,7 @@ func testInsertAndClaim(t *testing.T, f *fixture) {
 				}
 				mu.Unlock()
 				if len(outs) > 0 {
-					if _, err := f.s.CompleteDeliveries(f.ctx, outs); err != nil {
+					if _, err := f.s.CompleteDeliveries(f.ctx, now, outs); err != nil {
 						errs <- fmt.Errorf("CompleteDeliveries: %w", err)
 						return
 					}

@@ -5,9 +5,11 @@ package storetest
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/store"
 )
@@ -89,6 +91,22 @@ func claimTests() []test {
 
 func completeTests() []test {
 	return []test{
+		{"WrittenAsOfNow", func(t *testing.T, f *fixture) {
+			s := f.newSub("", func(s *store.Subscription) { s.FailureThreshold = 1 })
+			ids := f.publish(t0, s, s)
+			f.claim(t0, 10)
+			now := at(7 * time.Minute)
+			disabled := f.completeAt(now, f.succeeded(ids[0], t0), f.failed(ids[1], t0))
+			wantIDs(t, "disabled", disabled, []string{s.ID})
+			for _, id := range ids {
+				if d := f.delivery(id); !d.UpdatedAt.Equal(now) {
+					t.Errorf("delivery %s updated at %s, want the given now, %s", id, show(d.UpdatedAt), show(now))
+				}
+			}
+			if sub := f.sub(s.ID); !sub.UpdatedAt.Equal(now) {
+				t.Errorf("disabled subscription updated at %s, want the given now, %s", show(sub.UpdatedAt), show(now))
+			}
+		}},
 		{"Succeeded", func(t *testing.T, f *fixture) {
 			s := f.newSub("")
 			ids := f.publish(t0, s)
@@ -159,7 +177,7 @@ func completeTests() []test {
 		}},
 		{"ConsecutiveFailuresAcrossBatches", func(t *testing.T, f *fixture) {
 			s := f.newSub("", func(s *store.Subscription) { s.FailureThreshold = 3 })
-			later := at(time.Hour)
+			later, disabledAt := at(time.Hour), at(time.Minute)
 			var ids []string
 			for range 7 {
 				ids = append(ids, f.publish(t0, s)[0])
@@ -177,8 +195,9 @@ func completeTests() []test {
 					if sub.Status != store.SubscriptionDisabled {
 						t.Errorf("status %s at the threshold, want disabled", sub.Status)
 					}
-					if !sub.UpdatedAt.After(s.UpdatedAt) {
-						t.Errorf("updated_at %v after the auto-disable, want it moved on from %v", sub.UpdatedAt, s.UpdatedAt)
+					if !sub.UpdatedAt.Equal(disabledAt) {
+						t.Errorf("updated_at %s after the auto-disable, want the completion's, %s", show(sub.UpdatedAt),
+							show(disabledAt))
 					}
 				} else if len(disabled) != 0 || sub.Status != store.SubscriptionActive {
 					t.Errorf("below the threshold: disabled %v, status %s", disabled, sub.Status)
@@ -190,7 +209,7 @@ func completeTests() []test {
 				NextAttemptAt: later, Error: "loading subscription: timeout"})
 			step(0, false, f.succeeded(ids[3], t0))
 			step(2, false, f.retry(ids[4], t0, later), f.retry(ids[5], t0, later))
-			step(3, true, f.retry(ids[6], t0, later))
+			step(3, true, f.retry(ids[6], disabledAt, later))
 			// Every pending delivery of the disabled subscription is held.
 			f.wantStatus(store.DeliveryHeld, ids[0], ids[2], ids[4], ids[5], ids[6])
 			f.wantStatus(store.DeliveryFailed, ids[1])
@@ -289,7 +308,7 @@ func completeTests() []test {
 			f.claim(t0, 10)
 			outs := []store.Outcome{f.failed(ids[0], t0), f.succeeded(ids[1], t0)}
 			f.must(f.s.DeleteSubscription(f.ctx, f.ws, doomed.ID), "DeleteSubscription")
-			disabled, err := f.s.CompleteDeliveries(f.ctx, outs)
+			disabled, err := f.s.CompleteDeliveries(f.ctx, t0, outs)
 			if err != nil {
 				t.Fatalf("CompleteDeliveries with a deleted delivery: %v", err)
 			}
@@ -373,6 +392,7 @@ func attemptTests() []test {
 			third.Attempt.Response.Body = strings.Repeat("é", 32<<10) // the largest body kept
 			third.Attempt.Response.Headers = map[string]string{}
 			third.Attempt.Request.Headers = map[string]string{"X-Multi": "a, b", "webhook-signature": "v1,abc v1,def"}
+			third.Attempt.Request.Body = `{"path":"C:\\temp","quote":"\"","nul":"\u0000"}` // backslashes kept as they are
 			f.complete(third, fourth)
 
 			want := []*store.Attempt{fourth.Attempt, third.Attempt, second.Attempt, first.Attempt}
@@ -381,21 +401,10 @@ func attemptTests() []test {
 				t.Fatalf("%d attempts, want %d", len(got), len(want))
 			}
 			for i := range want {
-				wantSame(t, "attempt", &got[i], want[i], "Request", "Response")
-				wantSame(t, "attempt request", &got[i].Request, &want[i].Request, "Headers")
-				if !sameHeaders(got[i].Request.Headers, want[i].Request.Headers) {
-					t.Errorf("attempt %s: request headers %v, want %v", want[i].ID, got[i].Request.Headers,
-						want[i].Request.Headers)
-				}
-				if (got[i].Response == nil) != (want[i].Response == nil) {
-					t.Errorf("attempt %s: response %s, want %s", want[i].ID, show(got[i].Response), show(want[i].Response))
-				} else if got[i].Response != nil {
-					wantSame(t, "attempt response", got[i].Response, want[i].Response, "Headers")
-					if !sameHeaders(got[i].Response.Headers, want[i].Response.Headers) {
-						t.Errorf("attempt %s: response headers %v, want %v", want[i].ID, got[i].Response.Headers,
-							want[i].Response.Headers)
-					}
-				}
+				wantAttempt(t, "listed attempt", &got[i], listed(want[i]))
+				whole, err := f.s.GetAttempt(f.ctx, f.ws, s.ID, want[i].ID)
+				f.must(err, "GetAttempt")
+				wantAttempt(t, "attempt", whole, want[i])
 			}
 			// Paging by cursor, newest first.
 			var paged []string
@@ -415,9 +424,104 @@ func attemptTests() []test {
 				t.Errorf("other subscription: %d attempts, want 1", len(got))
 			}
 			atts, err := f.s.ListAttempts(f.ctx, f.newWorkspace("other", ""), s.ID, store.Page{Limit: 10})
-			if (err != nil && !errors.Is(err, store.ErrNotFound)) || len(atts) != 0 {
-				t.Errorf("ListAttempts through another workspace: %d attempts, error %v", len(atts), err)
+			if !errors.Is(err, store.ErrNotFound) || len(atts) != 0 {
+				t.Errorf("ListAttempts through another workspace: %d attempts, error %v; want %v", len(atts), err,
+					store.ErrNotFound)
 			}
+			_, err = f.s.ListAttempts(f.ctx, f.ws, "sub_unknown", store.Page{Limit: 10})
+			wantErr(t, "ListAttempts of an unknown subscription", err, store.ErrNotFound)
+			// A subscription without attempts lists none.
+			if atts := listAttempts(f, f.newSub("").ID, 10, ""); atts == nil || len(atts) != 0 {
+				t.Errorf("ListAttempts of a subscription without attempts: %#v, want an empty list", atts)
+			}
+		}},
+		{"ListCutsLargeBodies", func(t *testing.T, f *fixture) {
+			s := f.newSub("")
+			limit := store.ListBodyLimit
+			bodies := []struct{ request, response string }{
+				// Cuts that split a 2-, 3- and 4-byte character.
+				{"x" + strings.Repeat("é", limit), strings.Repeat("ab€", limit)},
+				{strings.Repeat("😀", limit) + "a", "ab" + strings.Repeat("😀", limit)},
+				// At the limit, one byte over, below it, and no response at all.
+				{strings.Repeat("a", limit), strings.Repeat("a", limit+1)},
+				{strings.Repeat("\\", limit/4) + strings.Repeat("é", limit/4), `{"ok":true}`},
+				{strings.Repeat("b", 1<<20), ""},
+			}
+			ids := f.publish(t0, s, s, s, s, s)
+			f.claim(t0, 10)
+			var outs []store.Outcome
+			var want []*store.Attempt
+			for i, b := range bodies {
+				o := f.succeeded(ids[i], at(time.Duration(i)*time.Second))
+				o.Attempt.Request.Body, o.Attempt.Response.Body = b.request, b.response
+				if i == len(bodies)-1 {
+					o = f.retry(ids[i], at(time.Duration(i)*time.Second), at(time.Hour))
+					o.Attempt.Request.Body, o.Attempt.Response = b.request, nil
+				}
+				outs = append(outs, o)
+				want = append([]*store.Attempt{o.Attempt}, want...)
+			}
+			f.complete(outs...)
+			got := listAttempts(f, s.ID, 10, "")
+			if len(got) != len(want) {
+				t.Fatalf("%d attempts, want %d", len(got), len(want))
+			}
+			for i := range want {
+				wantAttempt(t, "listed attempt", &got[i], listed(want[i]))
+				for what, b := range map[string]string{"request": got[i].Request.Body, "response": responseBody(&got[i])} {
+					if len(b) > limit || !utf8.ValidString(b) {
+						t.Errorf("listed attempt %s: %s body of %d bytes, valid UTF-8 %v", got[i].ID, what, len(b),
+							utf8.ValidString(b))
+					}
+				}
+				whole, err := f.s.GetAttempt(f.ctx, f.ws, s.ID, want[i].ID)
+				f.must(err, "GetAttempt")
+				wantAttempt(t, "attempt", whole, want[i])
+			}
+		}},
+		{"ListReadsCutBodiesOnly", func(t *testing.T, f *fixture) {
+			// A page of attempts with large bodies: the engine must cut them
+			// before they reach the process, not after.
+			const n, size = 16, 1 << 20
+			s := f.newSub("")
+			var subs []*store.Subscription
+			for range n {
+				subs = append(subs, s)
+			}
+			ids := f.publish(t0, subs...)
+			f.claim(t0, n)
+			var outs []store.Outcome
+			for _, id := range ids {
+				o := f.succeeded(id, t0)
+				o.Attempt.Request.Body, o.Attempt.Response.Body = strings.Repeat("q", size), strings.Repeat("r", size)
+				outs = append(outs, o)
+			}
+			f.complete(outs...)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got := listAttempts(f, s.ID, n, "")
+			runtime.ReadMemStats(&after)
+			if len(got) != n {
+				t.Fatalf("%d attempts, want %d", len(got), n)
+			}
+			// The bodies whole are 2*n MiB; cut, 2*n*4 KiB.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+				t.Errorf("listing %d attempts with two %d-byte bodies each allocated %d bytes", n, size, alloc)
+			}
+		}},
+		{"GetOtherIsNotFound", func(t *testing.T, f *fixture) {
+			s, other := f.newSub(""), f.newSub("")
+			ids := f.publish(t0, s)
+			f.claim(t0, 10)
+			o := f.succeeded(ids[0], t0)
+			f.complete(o)
+			a := o.Attempt.ID
+			_, err := f.s.GetAttempt(f.ctx, f.ws, other.ID, a)
+			wantErr(t, "GetAttempt through another subscription", err, store.ErrNotFound)
+			_, err = f.s.GetAttempt(f.ctx, f.newWorkspace("other", ""), s.ID, a)
+			wantErr(t, "GetAttempt through another workspace", err, store.ErrNotFound)
+			_, err = f.s.GetAttempt(f.ctx, f.ws, s.ID, "att_unknown")
+			wantErr(t, "GetAttempt of an unknown id", err, store.ErrNotFound)
 		}},
 		{"TestAttemptDoesNotCount", func(t *testing.T, f *fixture) {
 			s := f.newSub("", func(s *store.Subscription) { s.FailureThreshold = 3 })
@@ -479,6 +583,57 @@ func attemptTests() []test {
 	}
 }
 
+// wantAttempt compares attempts field by field, header maps nil and empty
+// alike.
+func wantAttempt(t *testing.T, what string, got, want *store.Attempt) {
+	t.Helper()
+	wantSame(t, what, got, want, "Request", "Response")
+	wantSame(t, what+" request", &got.Request, &want.Request, "Headers")
+	if !sameHeaders(got.Request.Headers, want.Request.Headers) {
+		t.Errorf("%s %s: request headers %v, want %v", what, want.ID, got.Request.Headers, want.Request.Headers)
+	}
+	if (got.Response == nil) != (want.Response == nil) {
+		t.Errorf("%s %s: response %s, want %s", what, want.ID, show(got.Response), show(want.Response))
+	} else if got.Response != nil {
+		wantSame(t, what+" response", got.Response, want.Response, "Headers")
+		if !sameHeaders(got.Response.Headers, want.Response.Headers) {
+			t.Errorf("%s %s: response headers %v, want %v", what, want.ID, got.Response.Headers, want.Response.Headers)
+		}
+	}
+}
+
+// listed is a as ListAttempts returns it: a body longer than
+// store.ListBodyLimit bytes is cut to that many, less the start of a
+// character the cut split, and marked.
+func listed(a *store.Attempt) *store.Attempt {
+	c := *a
+	c.Request.Body, c.Request.BodyTruncated = cut(a.Request.Body)
+	if a.Response != nil {
+		r := *a.Response
+		r.Body, r.BodyTruncated = cut(r.Body)
+		c.Response = &r
+	}
+	return &c
+}
+
+func cut(body string) (string, bool) {
+	if len(body) <= store.ListBodyLimit {
+		return body, false
+	}
+	body = body[:store.ListBodyLimit]
+	for !utf8.ValidString(body) {
+		body = body[:len(body)-1]
+	}
+	return body, true
+}
+
+func responseBody(a *store.Attempt) string {
+	if a.Response == nil {
+		return ""
+	}
+	return a.Response.Body
+}
+
 // sameHeaders compares header maps, nil and empty alike.
 func sameHeaders(a, b map[string]string) bool {
 	if len(a) == 0 || len(b) == 0 {
@@ -530,6 +685,9 @@ func leaseTests() []test {
 			wantIDs(t, "claimable after release", f.claimIDs(now, 10), sorted(append(short, long...)...))
 			release("", at(4*time.Minute), 1)
 			f.wantStatus(store.DeliveryPending, foreign...)
+			if d := f.delivery(foreign[0]); !d.UpdatedAt.Equal(at(4 * time.Minute)) {
+				t.Errorf("released delivery updated at %s, want the given now, %s", show(d.UpdatedAt), show(at(4*time.Minute)))
+			}
 		}},
 	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Workspaces", workspaceTests()},
 		{"Users", userTests()},
 		{"EventTypes", eventTypeTests()},
+		{"Transactions", txTests()},
 		{"Subscriptions", subscriptionTests()},
 		{"SubscriptionStatus", statusTests()},
 		{"Events", eventTests()},
@@ -55,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Resend", resendTests()},
 		{"Cluster", clusterTests()},
 		{"Concurrency", concurrencyTests()},
+		{"DeleteRaces", raceTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -293,11 +295,23 @@ func deliveryIDs(cds []store.ClaimedDelivery) []string {
 	return ids
 }
 
-// complete writes outcomes and returns the sorted ids of the subscriptions
-// disabled.
+// complete writes outcomes as of the latest of t0 and their attempts'
+// times, and returns the sorted ids of the subscriptions disabled.
 func (f *fixture) complete(outs ...store.Outcome) []string {
 	f.t.Helper()
-	disabled, err := f.s.CompleteDeliveries(f.ctx, outs)
+	now := t0
+	for _, o := range outs {
+		if o.Attempt != nil && o.Attempt.CreatedAt.After(now) {
+			now = o.Attempt.CreatedAt
+		}
+	}
+	return f.completeAt(now, outs...)
+}
+
+// completeAt is complete as of now.
+func (f *fixture) completeAt(now time.Time, outs ...store.Outcome) []string {
+	f.t.Helper()
+	disabled, err := f.s.CompleteDeliveries(f.ctx, now, outs)
 	f.must(err, "CompleteDeliveries")
 	disabled = append([]string{}, disabled...)
 	sort.Strings(disabled)

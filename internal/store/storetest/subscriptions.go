@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -182,9 +183,9 @@ func subscriptionTests() []test {
 				t.Errorf("queue depth %d after delete, want 2", n)
 			}
 			atts, err := f.s.ListAttempts(f.ctx, f.ws, doomed.ID, store.Page{Limit: 10})
-			f.must(err, "ListAttempts")
-			if len(atts) != 0 {
-				t.Errorf("%d attempts of the deleted subscription remain", len(atts))
+			if !errors.Is(err, store.ErrNotFound) || len(atts) != 0 {
+				t.Errorf("ListAttempts of the deleted subscription: %d attempts, error %v; want %v", len(atts), err,
+					store.ErrNotFound)
 			}
 			wantIDs(t, "claimable after delete", f.claimIDs(at(time.Hour), 10), later[1:])
 		}},
@@ -241,9 +242,9 @@ func statusTests() []test {
 			}
 			_, err = f.s.SetSubscriptionStatus(f.ctx, f.ws, "sub_unknown", store.SubscriptionPaused, t0)
 			wantErr(t, "SetSubscriptionStatus", err, store.ErrNotFound)
-			_, err = f.s.RotateSecret(f.ctx, other, s.ID, "whsec_x", t0)
+			_, err = f.s.RotateSecret(f.ctx, other, s.ID, "whsec_x", t0, t0)
 			wantErr(t, "RotateSecret in another workspace", err, store.ErrNotFound)
-			_, err = f.s.RotateSecret(f.ctx, f.ws, "sub_unknown", "whsec_x", t0)
+			_, err = f.s.RotateSecret(f.ctx, f.ws, "sub_unknown", "whsec_x", t0, t0)
 			wantErr(t, "RotateSecret", err, store.ErrNotFound)
 			_, err = f.s.Recover(f.ctx, other, s.ID, t0, t0)
 			wantErr(t, "Recover in another workspace", err, store.ErrNotFound)
@@ -252,8 +253,8 @@ func statusTests() []test {
 		}},
 		{"RotateSecretKeepsPrevious", func(t *testing.T, f *fixture) {
 			s := f.newSub("", func(s *store.Subscription) { s.Secret = "whsec_Zmlyc3Q=" })
-			until := at(24 * time.Hour)
-			got, err := f.s.RotateSecret(f.ctx, f.ws, s.ID, "whsec_c2Vjb25k", until)
+			now, until := at(time.Minute), at(24*time.Hour)
+			got, err := f.s.RotateSecret(f.ctx, f.ws, s.ID, "whsec_c2Vjb25k", now, until)
 			f.must(err, "RotateSecret")
 			for what, sub := range map[string]*store.Subscription{"returned": got, "stored": f.sub(s.ID)} {
 				if sub.Secret != "whsec_c2Vjb25k" || sub.PreviousSecret != "whsec_Zmlyc3Q=" ||
@@ -261,10 +262,13 @@ func statusTests() []test {
 					t.Errorf("%s after rotation: secret %q, previous %q until %s", what, sub.Secret, sub.PreviousSecret,
 						show(sub.PreviousSecretExpiresAt))
 				}
+				if !sub.UpdatedAt.Equal(now) {
+					t.Errorf("%s after rotation: updated at %s, want the given now, %s", what, show(sub.UpdatedAt), show(now))
+				}
 			}
 			// A second rotation retires the first secret.
-			until2 := at(48 * time.Hour)
-			_, err = f.s.RotateSecret(f.ctx, f.ws, s.ID, "whsec_dGhpcmQ=", until2)
+			now2, until2 := at(2*time.Minute), at(48*time.Hour)
+			_, err = f.s.RotateSecret(f.ctx, f.ws, s.ID, "whsec_dGhpcmQ=", now2, until2)
 			f.must(err, "RotateSecret")
 			sub := f.sub(s.ID)
 			if sub.Secret != "whsec_dGhpcmQ=" || sub.PreviousSecret != "whsec_c2Vjb25k" ||
@@ -272,7 +276,9 @@ func statusTests() []test {
 				t.Errorf("after second rotation: secret %q, previous %q until %s", sub.Secret, sub.PreviousSecret,
 					show(sub.PreviousSecretExpiresAt))
 			}
-			wantSame(t, "rotated subscription", sub, s, "Secret", "PreviousSecret", "PreviousSecretExpiresAt", "UpdatedAt")
+			want := *s
+			want.UpdatedAt = now2
+			wantSame(t, "rotated subscription", sub, &want, "Secret", "PreviousSecret", "PreviousSecretExpiresAt")
 		}},
 	}
 	for _, status := range []string{store.SubscriptionPaused, store.SubscriptionDisabled} {
