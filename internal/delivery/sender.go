@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +26,19 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
-// maxResponseBody is how much of a response body an attempt keeps.
-const maxResponseBody = 64 << 10
+// Limits on what an attempt keeps of a response, and on what the client
+// reads at all: a response whose headers pass maxHeaderBytes fails the
+// attempt. Every attempt is stored, so a receiver answering a megabyte of
+// headers would otherwise grow the database by as much per attempt.
+const (
+	maxResponseBody    = 64 << 10
+	maxResponseHeaders = 64 << 10 // names and values together
+	maxHeaderBytes     = 1 << 20
+)
+
+// cutHeader is the entry an attempt's response headers gain when some were
+// left out; its value says how many.
+const cutHeader = "Postbode-Headers-Truncated"
 
 // Sender sends one webhook request at a time; it is safe for concurrent use.
 type Sender struct {
@@ -44,11 +57,12 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 		// At least the highest per-subscription concurrency the config
 		// allows, so that a busy subscription's connections all stay open
 		// between sends instead of being closed and dialled again.
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		ForceAttemptHTTP2:      true,
 		// Webhook answers are short: asking for gzip would cost a header
 		// per request and a gzip reader per compressed answer for nothing.
 		DisableCompression: true,
@@ -273,12 +287,40 @@ func readBody(r io.Reader) (string, error) {
 	return body, err
 }
 
+// flatten returns response headers as an attempt keeps them: values
+// joined, at most maxResponseHeaders bytes of names and values in all.
 func flatten(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
+	size := 0
 	for k, v := range h {
 		out[k] = strings.Join(v, ", ")
+		size += len(k) + len(out[k])
+	}
+	if size > maxResponseHeaders {
+		cut(out, size)
 	}
 	return out
+}
+
+// cut leaves out of h, which holds size bytes, the headers that do not fit
+// in maxResponseHeaders, in name order so that the same answer keeps the
+// same headers, skipping a large one rather than stopping at it so that the
+// small ones still fit, and adds cutHeader saying how much was left out.
+func cut(h map[string]string, size int) {
+	const noteRoom = 200 // for cutHeader itself
+	room := maxResponseHeaders - noteRoom
+	total, dropped, droppedSize := len(h), 0, 0
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if n := len(k) + len(h[k]); n <= room {
+			room -= n
+		} else {
+			delete(h, k)
+			dropped++
+			droppedSize += n
+		}
+	}
+	h[cutHeader] = fmt.Sprintf("%d of %d headers (%d of %d bytes) left out: an attempt keeps at most %d bytes of response headers",
+		dropped, total, droppedSize, size, maxResponseHeaders)
 }
 
 // describe turns a transport error into the sentence an attempt shows.

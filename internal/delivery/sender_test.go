@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -433,5 +434,77 @@ func TestSendReusesTheConnectionAfterACutResponse(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("3 sends opened %d connections, want 1", n)
+	}
+}
+
+// TestSendCapsResponseHeaders: an attempt keeps at most 64 KiB of response
+// headers, saying so in an extra entry when it left some out, and the
+// client refuses a response whose headers pass 1 MiB.
+func TestSendCapsResponseHeaders(t *testing.T) {
+	tests := []struct {
+		name      string
+		headers   func(http.Header)
+		wantOK    bool
+		wantCut   bool
+		wantKept  []string // headers that must be kept
+		wantError string   // substring, when the attempt fails
+	}{
+		{name: "small headers are all kept", headers: func(h http.Header) { h.Set("X-Receiver", "yes") },
+			wantOK: true, wantKept: []string{"X-Receiver", "Content-Length", "Date"}},
+		{name: "many headers, 900 KiB in total", headers: func(h http.Header) {
+			for i := range 900 {
+				h.Set(fmt.Sprintf("X-Filler-%03d", i), strings.Repeat("x", 1000))
+			}
+			h.Set("X-Receiver", "yes")
+		}, wantOK: true, wantCut: true, wantKept: []string{"X-Receiver", "Content-Length"}},
+		{name: "one header of 900 KiB", headers: func(h http.Header) {
+			h.Set("X-Huge", strings.Repeat("x", 900<<10))
+			h.Set("X-Receiver", "yes")
+		}, wantOK: true, wantCut: true, wantKept: []string{"X-Receiver"}},
+		{name: "one header repeated to 900 KiB", headers: func(h http.Header) {
+			for range 900 {
+				h.Add("X-Repeated", strings.Repeat("x", 1000))
+			}
+		}, wantOK: true, wantCut: true},
+		{name: "3 MiB of headers are refused", headers: func(h http.Header) {
+			for i := range 3 << 10 {
+				h.Set(fmt.Sprintf("X-Filler-%04d", i), strings.Repeat("x", 1000))
+			}
+		}, wantError: "headers exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, _, _ := sendTo(t, func(w http.ResponseWriter, r *http.Request) {
+				tt.headers(w.Header())
+				w.WriteHeader(http.StatusOK)
+			}, nil)
+			if r.ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v (error %q)", r.ok, tt.wantOK, r.attempt.Error)
+			}
+			if !tt.wantOK {
+				if !strings.Contains(r.attempt.Error, tt.wantError) || r.attempt.Response != nil {
+					t.Errorf("error %q, response %v; want an error containing %q and no response",
+						r.attempt.Error, r.attempt.Response, tt.wantError)
+				}
+				return
+			}
+			kept := r.attempt.Response.Headers
+			size := 0
+			for k, v := range kept {
+				size += len(k) + len(v)
+			}
+			if size > maxResponseHeaders {
+				t.Errorf("kept %d bytes of response headers, want at most %d", size, maxResponseHeaders)
+			}
+			if note, cut := kept[cutHeader]; cut != tt.wantCut || cut && !strings.Contains(note, "left out") {
+				t.Errorf("%s = %q (present: %v), want present: %v", cutHeader, note, cut, tt.wantCut)
+			}
+			for _, k := range tt.wantKept {
+				if _, ok := kept[k]; !ok {
+					t.Errorf("header %s was not kept", k)
+				}
+			}
+		})
 	}
 }
