@@ -22,6 +22,7 @@ import (
 
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/netguard"
+	"github.com/postbode/postbode/internal/redact"
 	"github.com/postbode/postbode/internal/signing"
 	"github.com/postbode/postbode/internal/store"
 )
@@ -81,17 +82,26 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 func (s *Sender) Close() { s.client.CloseIdleConnections() }
 
 // target is a subscription prepared for sending: its keys made ready to
-// sign once, not per send.
+// sign and its secrets redacted for the attempt log once, not per send.
 type target struct {
 	sub       *store.Subscription
+	loggedURL string            // the URL as attempts show it
+	headers   []subHeader       // the subscription's headers
 	signers   []*signing.Signer // current key first, then the previous one
 	prevUntil time.Time         // the previous key signs until then
 	schedule  []time.Duration
 	loaded    time.Time
 }
 
+// subHeader is one of a subscription's headers: sent as value, logged as
+// logged.
+type subHeader struct{ name, value, logged string }
+
 func newTarget(sub *store.Subscription, defaultSchedule []time.Duration, now time.Time) (*target, error) {
-	t := &target{sub: sub, schedule: defaultSchedule, loaded: now}
+	t := &target{sub: sub, schedule: defaultSchedule, loaded: now, loggedURL: redact.URL(sub.URL)}
+	for k, v := range sub.Headers {
+		t.headers = append(t.headers, subHeader{k, v, redact.Header(k, v)})
+	}
 	if sub.RetrySchedule != nil {
 		t.schedule = make([]time.Duration, len(sub.RetrySchedule))
 		for i, d := range sub.RetrySchedule {
@@ -165,7 +175,7 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	sub := t.sub
 	a := store.Attempt{ID: id.New(id.Attempt), DeliveryID: deliveryID, EventID: e.ID, EventType: e.Type,
 		SubscriptionID: sub.ID, WorkspaceID: sub.WorkspaceID, CreatedAt: now}
-	a.Request.URL = sub.URL
+	a.Request.URL = t.loggedURL
 	body, h, err := s.build(t, e, now)
 	if err != nil {
 		a.Error = "building the body: " + err.Error()
@@ -179,7 +189,11 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	// The attempt's string is the request body too: it is never copied.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, strings.NewReader(body))
 	if err != nil {
-		a.Error = "invalid url: " + err.Error()
+		// The parser's message quotes the URL, password and all.
+		a.Error = "invalid url"
+		if t.loggedURL == sub.URL {
+			a.Error += ": " + err.Error()
+		}
 		return result{attempt: a}
 	}
 	req.Header = h.sent
@@ -243,10 +257,14 @@ func (s *Sender) build(t *target, e *store.Event, now time.Time) (string, header
 	}
 
 	sub := t.sub
-	h := newHeaders(len(sub.Headers) + 5)
-	for k, v := range sub.Headers {
-		h.set(k, v)
+	h := newHeaders(len(t.headers) + 5)
+	for _, sh := range t.headers {
+		h.logged[sh.name] = sh.logged
+		h.sent[sh.name] = []string{sh.value}
 	}
+	// Postbode's own headers hold no secret, and a signature proves one
+	// message without revealing its key: they are logged as sent, even
+	// under a signature_header whose name looks secret.
 	h.set("Content-Type", "application/json")
 	h.set("User-Agent", s.userAgent)
 	signers := t.signers
