@@ -152,7 +152,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // answer was lost) is not renewed, so its lease runs out and another round
 // of maintenance hands it back to the queue.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	t := time.NewTicker(heartbeat)
+	renewals := backoff{what: "renewing delivery leases", log: d.opt.Log}
+	t := time.NewTimer(heartbeat)
 	defer t.Stop()
 	for {
 		select {
@@ -160,58 +161,79 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		wait := heartbeat
 		d.mu.Lock()
 		ids := make([]string, 0, len(d.held))
 		for id := range d.held {
 			ids = append(ids, id)
 		}
 		d.mu.Unlock()
-		if len(ids) == 0 {
-			continue
+		if len(ids) > 0 {
+			bg, cancel := context.WithTimeout(context.Background(), heartbeat)
+			_, err := d.store.ExtendLeases(bg, d.opt.Owner, ids, time.Now().Add(leaseDuration))
+			cancel()
+			if err != nil {
+				// Sooner than the next heartbeat (the back-off stays below
+				// it), so that the leases are renewed soon after the store
+				// answers again, before they run out.
+				wait = renewals.failed(err)
+			} else {
+				renewals.ok()
+			}
 		}
-		bg, cancel := context.WithTimeout(context.Background(), heartbeat)
-		if _, err := d.store.ExtendLeases(bg, d.opt.Owner, ids, time.Now().Add(leaseDuration)); err != nil {
-			d.opt.Log.Error("renewing delivery leases", "err", err)
-		}
-		cancel()
+		t.Reset(wait)
 	}
 }
 
 func (d *Dispatcher) fetchLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	claims := backoff{what: "claiming deliveries", log: d.opt.Log}
 	// more: due work was left behind, for full queues only. The loop then
 	// parks: new work waits for a queue to drain to half, or for the next
 	// poll (20 ms), rather than waking a claim per publish that would find
 	// nothing to take after reading past the whole backlog.
 	more := false
 	for {
-		wake := d.wake
+		wake, room := d.wake, d.room
 		if more {
 			wake = nil
+		}
+		if claims.failing() {
+			// Only time ends a back-off: a publish or a finished send
+			// does not make the store answer.
+			wake, room = nil, nil
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
-		case <-d.room:
+		case <-room:
 		case <-timer.C:
 		}
 		// Claiming is a write transaction; a read first says whether
 		// anything is due at all, which after most wake-ups nothing is.
 		next, ok, err := d.store.NextDue(ctx)
 		more = false
-		if err != nil || (ok && !next.After(time.Now())) {
-			if more = d.fill(ctx); !more {
+		if err == nil && ok && !next.After(time.Now()) {
+			if more, err = d.fill(ctx); err == nil && !more {
 				next, ok, err = d.store.NextDue(ctx) // what the claims left
 			}
 		}
+		if ctx.Err() != nil {
+			return // the store calls failed for that, not for the store
+		}
 		wait := idlePoll
 		switch {
+		case err != nil:
+			wait = claims.failed(err)
 		case more:
 			wait = 20 * time.Millisecond
-		case err == nil && ok:
+		case ok:
 			wait = min(max(time.Until(next), time.Millisecond), idlePoll)
+		}
+		if err == nil {
+			claims.ok()
 		}
 		if !timer.Stop() {
 			select {
@@ -225,7 +247,7 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 
 // fill claims due deliveries while there is room in memory. It reports
 // whether due work was left behind because queues were full.
-func (d *Dispatcher) fill(ctx context.Context) bool {
+func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
 		perSub := d.queueCap()
@@ -240,23 +262,20 @@ func (d *Dispatcher) fill(ctx context.Context) bool {
 		}
 		d.mu.Unlock()
 		if room <= 0 {
-			return true
+			return true, nil
 		}
 		now := time.Now()
 		claimed, err := d.store.ClaimDeliveries(ctx, store.Claim{Owner: d.opt.Owner, Now: now,
 			LeaseUntil: now.Add(leaseDuration), Limit: room, Skip: skip, PerSubscription: perSub})
 		if err != nil {
-			if ctx.Err() == nil {
-				d.opt.Log.Error("claiming deliveries", "err", err)
-			}
-			return true
+			return false, err
 		}
 		d.enqueue(ctx, claimed)
 		if len(claimed) < room {
-			return len(skip) > 0
+			return len(skip) > 0, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDelivery) {
@@ -452,6 +471,7 @@ func (d *Dispatcher) target(ctx context.Context, subID string) (*target, error) 
 
 // complete writes results back in batches until results is closed.
 func (d *Dispatcher) complete() {
+	writes := backoff{what: "writing delivery results", log: d.opt.Log}
 	batch := make([]outcome, 0, completeBatch)
 	for o := range d.results {
 		batch = append(batch[:0], o)
@@ -467,11 +487,13 @@ func (d *Dispatcher) complete() {
 				break drain
 			}
 		}
-		d.write(batch)
+		d.write(batch, &writes)
 	}
 }
 
-func (d *Dispatcher) write(batch []outcome) {
+// write writes one batch of results, trying again with writes's back-off
+// while the store fails.
+func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 	outs := make([]store.Outcome, len(batch))
 	for i := range batch {
 		outs[i] = batch[i].Outcome
@@ -483,8 +505,10 @@ func (d *Dispatcher) write(batch []outcome) {
 		disabled, err = d.store.CompleteDeliveries(ctx, outs)
 		cancel()
 		if err == nil {
+			writes.ok()
 			break
 		}
+		wait := writes.failed(err)
 		// Never drop a result while running: the leases keep the deliveries
 		// safe meanwhile. At shutdown give up after a few tries, so that an
 		// unreachable store cannot keep the process from exiting; the
@@ -496,8 +520,7 @@ func (d *Dispatcher) write(batch []outcome) {
 			d.opt.Log.Error("dropping delivery results at shutdown; they will be sent again", "err", err, "count", len(outs))
 			break
 		}
-		d.opt.Log.Error("writing delivery results", "err", err, "count", len(outs), "try", try)
-		time.Sleep(min(time.Duration(try+1)*200*time.Millisecond, 5*time.Second))
+		time.Sleep(wait)
 	}
 	m := d.opt.Metrics
 	for i := range batch {

@@ -1,12 +1,16 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,5 +166,304 @@ func TestReserveShrinksQueuesUnderMemoryPressure(t *testing.T) {
 				t.Errorf("Reserve granted %d places, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// queueStore keeps the deliveries of one subscription as a queue in memory,
+// enough to run a Dispatcher on; it fails on demand. Other methods panic.
+type queueStore struct {
+	store.Store
+	sub *store.Subscription
+
+	mu             sync.Mutex
+	fail           bool // NextDue and ClaimDeliveries fail
+	failCompletes  int  // this many more CompleteDeliveries fail
+	claimCalls     int  // NextDue and ClaimDeliveries, failed or not
+	completeCalls  int
+	pending        []store.ClaimedDelivery
+	leased         map[string]store.ClaimedDelivery
+	finished       map[string]string // delivery id → status
+	errUnreachable error
+}
+
+func newQueueStore(sub *store.Subscription) *queueStore {
+	return &queueStore{sub: sub, leased: map[string]store.ClaimedDelivery{}, finished: map[string]string{},
+		errUnreachable: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")}
+}
+
+// add stores a pending delivery, due now, of an event with data.
+func (s *queueStore) add(id string, data []byte) store.ClaimedDelivery {
+	now := time.Now()
+	cd := store.ClaimedDelivery{
+		Delivery: store.Delivery{ID: id, SubscriptionID: s.sub.ID, Status: store.DeliveryPending, NextAttemptAt: &now},
+		Event: store.Event{ID: "evt_" + id, WorkspaceID: s.sub.WorkspaceID, Type: "big.event", Data: data,
+			CreatedAt: now},
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, cd)
+	s.mu.Unlock()
+	return cd
+}
+
+func (s *queueStore) setFail(fail bool) {
+	s.mu.Lock()
+	s.fail = fail
+	s.mu.Unlock()
+}
+
+func (s *queueStore) SubscriptionByID(ctx context.Context, id string) (*store.Subscription, error) {
+	c := *s.sub
+	return &c, nil
+}
+
+func (s *queueStore) NextDue(ctx context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claimCalls++
+	if s.fail {
+		return time.Time{}, false, s.errUnreachable
+	}
+	if len(s.pending) == 0 {
+		return time.Time{}, false, nil
+	}
+	next := *s.pending[0].Delivery.NextAttemptAt
+	for _, cd := range s.pending {
+		if cd.Delivery.NextAttemptAt.Before(next) {
+			next = *cd.Delivery.NextAttemptAt
+		}
+	}
+	return next, true, nil
+}
+
+func (s *queueStore) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.ClaimedDelivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claimCalls++
+	if s.fail {
+		return nil, s.errUnreachable
+	}
+	var claimed, left []store.ClaimedDelivery
+	for _, cd := range s.pending {
+		if len(claimed) < c.Limit && !cd.Delivery.NextAttemptAt.After(c.Now) && !slices.Contains(c.Skip, s.sub.ID) {
+			cd.Delivery.Status = store.DeliverySending
+			claimed = append(claimed, cd)
+			s.leased[cd.Delivery.ID] = cd
+		} else {
+			left = append(left, cd)
+		}
+	}
+	s.pending = left
+	return claimed, nil
+}
+
+func (s *queueStore) CompleteDeliveries(ctx context.Context, outs []store.Outcome) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.completeCalls++
+	if s.failCompletes > 0 {
+		s.failCompletes--
+		return nil, s.errUnreachable
+	}
+	for _, o := range outs {
+		cd, ok := s.leased[o.DeliveryID]
+		if !ok {
+			continue
+		}
+		delete(s.leased, o.DeliveryID)
+		if o.Status == store.DeliveryPending {
+			cd.Delivery.Status, cd.Delivery.NextAttemptAt = store.DeliveryPending, &o.NextAttemptAt
+			s.pending = append(s.pending, cd)
+			continue
+		}
+		s.finished[o.DeliveryID] = o.Status
+	}
+	return nil, nil
+}
+
+func (s *queueStore) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	return len(ids), nil
+}
+
+func (s *queueStore) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.leased)
+	for id, cd := range s.leased {
+		cd.Delivery.Status, cd.Delivery.NextAttemptAt = store.DeliveryPending, &now
+		s.pending = append(s.pending, cd)
+		delete(s.leased, id)
+	}
+	return n, nil
+}
+
+// status is a delivery's final status, or "" while it has none.
+func (s *queueStore) status(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished[id]
+}
+
+// logBuffer collects a logger's lines; loops log from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the lines at level (ERROR, WARN, INFO) that contain msg.
+func (l *logBuffer) lines(level, msg string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for line := range strings.Lines(l.b.String()) {
+		if strings.Contains(line, "level="+level) && strings.Contains(line, msg) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestBackoff(t *testing.T) {
+	const ms = time.Millisecond
+	tests := []struct {
+		name       string
+		tries      string // f: failed, o: worked
+		wantDelays []time.Duration
+		wantLevels []string // of the lines logged, in order
+	}{
+		{"working logs nothing", "ooo", []time.Duration{0, 0, 0}, nil},
+		{"failing doubles the delay up to the cap", "fffffffff",
+			[]time.Duration{50 * ms, 100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 3200 * ms, 5000 * ms, 5000 * ms},
+			[]string{"ERROR"}},
+		{"working again starts over", "ffoofff", []time.Duration{50 * ms, 100 * ms, 0, 0, 50 * ms, 100 * ms, 200 * ms},
+			[]string{"ERROR", "INFO", "ERROR"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logBuffer
+			b := backoff{what: "testing", log: slog.New(slog.NewTextHandler(&logs, nil))}
+			var delays []time.Duration
+			for _, try := range tt.tries {
+				if try == 'f' {
+					delays = append(delays, b.failed(errors.New("down")))
+				} else {
+					b.ok()
+					delays = append(delays, 0)
+				}
+			}
+			if !slices.Equal(delays, tt.wantDelays) {
+				t.Errorf("delays %v, want %v", delays, tt.wantDelays)
+			}
+			var levels []string
+			for line := range strings.Lines(logs.b.String()) {
+				_, after, _ := strings.Cut(line, "level=")
+				level, _, _ := strings.Cut(after, " ")
+				levels = append(levels, level)
+			}
+			if !slices.Equal(levels, tt.wantLevels) {
+				t.Errorf("logged levels %v, want %v:\n%s", levels, tt.wantLevels, logs.b.String())
+			}
+		})
+	}
+}
+
+// TestClaimerBacksOffWhileTheStoreFails: with the store unreachable the
+// claimer tries a few times a second at most, whatever wakes it, logs the
+// failure once and the recovery once, and claims again once the store answers.
+func TestClaimerBacksOffWhileTheStoreFails(t *testing.T) {
+	srv := httptest.NewServer(status(200, nil))
+	defer srv.Close()
+	sub := testSubscription()
+	sub.URL = srv.URL
+	st := newQueueStore(sub)
+	st.setFail(true)
+	var logs logBuffer
+	sender := NewSender(true, "test")
+	defer sender.Close()
+	d := New(st, sender, Options{Owner: "node_test", Concurrency: 1, Metrics: metrics.New(nil),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	// Publishes and finished sends keep waking the claimer: they must not
+	// cut a back-off short.
+	notifying := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-notifying:
+				return
+			case <-time.After(time.Millisecond):
+				d.Notify()
+			}
+		}
+	}()
+	defer close(notifying)
+
+	const window = 1200 * time.Millisecond
+	time.Sleep(window)
+	st.mu.Lock()
+	calls := st.claimCalls
+	st.mu.Unlock()
+	// Tries at 0, 50, 150, 350 and 750 ms; a slow machine only makes fewer.
+	// Without a back-off the claimer polls every 20 ms: 60 tries or more.
+	if calls < 2 || calls > 7 {
+		t.Errorf("%d store calls in %v of failures, want 2 to 7", calls, window)
+	}
+
+	st.setFail(false)
+	st.add("dlv_after", []byte(`{}`))
+	for deadline := time.Now().Add(10 * time.Second); st.status("dlv_after") == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery was not sent after the store answered again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := st.status("dlv_after"); got != store.DeliverySucceeded {
+		t.Errorf("delivery %s, want %s", got, store.DeliverySucceeded)
+	}
+	failures, recoveries := logs.lines("ERROR", "claiming deliveries"), logs.lines("INFO", "claiming deliveries")
+	if len(failures) != 1 || len(recoveries) != 1 {
+		t.Errorf("logged %d failure and %d recovery lines, want 1 and 1:\n%s%s", len(failures), len(recoveries),
+			strings.Join(failures, ""), strings.Join(recoveries, ""))
+	}
+	if other := append(logs.lines("ERROR", ""), logs.lines("WARN", "")...); len(other) != 1 {
+		t.Errorf("logged other errors:\n%s", strings.Join(other, ""))
+	}
+}
+
+// TestResultWriterBacksOff: results that cannot be written are tried again
+// with the back-off, never dropped while running, and the failure and the
+// recovery are each logged once.
+func TestResultWriterBacksOff(t *testing.T) {
+	sub := testSubscription()
+	st := newQueueStore(sub)
+	cd := st.add("dlv_1", []byte(`{}`))
+	if _, err := st.ClaimDeliveries(t.Context(), store.Claim{Limit: 1, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st.failCompletes = 3
+	var logs logBuffer
+	d := New(st, nil, Options{Owner: "node_test", Concurrency: 1, Metrics: metrics.New(nil),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	d.inMemory = 1
+	writes := backoff{what: "writing delivery results", log: d.opt.Log}
+	start := time.Now()
+	d.write([]outcome{{Outcome: store.Outcome{DeliveryID: cd.Delivery.ID, SubscriptionID: sub.ID,
+		Status: store.DeliverySucceeded}}}, &writes)
+	if elapsed, want := time.Since(start), (50+100+200)*time.Millisecond; elapsed < want {
+		t.Errorf("3 failed writes and 1 that worked took %v, want at least %v of back-off", elapsed, want)
+	}
+	if st.completeCalls != 4 || st.status("dlv_1") != store.DeliverySucceeded {
+		t.Errorf("%d writes, delivery %q; want 4 writes and the delivery succeeded", st.completeCalls, st.status("dlv_1"))
+	}
+	if f, r := logs.lines("ERROR", "writing delivery results"), logs.lines("INFO", "writing delivery results"); len(f) != 1 || len(r) != 1 {
+		t.Errorf("logged %d failure and %d recovery lines, want 1 and 1:\n%s", len(f), len(r), logs.b.String())
 	}
 }
