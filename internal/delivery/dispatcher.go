@@ -20,15 +20,23 @@ import (
 // and renewed by a heartbeat while this node holds them. Queues are deep
 // while memory is plentiful: a delivery that finds room is handed over at
 // publish and written twice, one that does not is stored pending and costs
-// a claim, a third write. Once half of maxInMemory is in use they are
-// shallow, so that a few slow subscriptions cannot take the memory every
-// other subscription needs.
+// a claim, a third write. Once half of maxInMemory or of the memory budget
+// (Options.QueueMemory) is in use they are shallow, so that a few slow
+// subscriptions cannot take the memory every other subscription needs.
 const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
 	deepQueue     = 64 // places per request in flight, while memory is plentiful
 	shallowQueue  = 8  // and once it is not
+	// deliveryOverhead is what a delivery weighs in memory besides its
+	// event's data: the delivery and event, their ids and its places in a
+	// queue and in held measure about 0.8 KiB.
+	deliveryOverhead = 1 << 10
+	// maxEventData bounds an event's data: the API refuses larger requests.
+	// A claim takes no more deliveries than would fit if each were this
+	// large, since their sizes are known only once claimed.
+	maxEventData  = 1 << 20
 	leaseDuration = 30 * time.Second
 	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
@@ -40,8 +48,13 @@ type Options struct {
 	Owner         string // lease owner: this node
 	Concurrency   int    // requests in flight per subscription
 	RetrySchedule []time.Duration
-	Metrics       *metrics.Metrics
-	Log           *slog.Logger
+	// QueueMemory is the budget, in bytes, of the deliveries held in memory
+	// (queued, being sent or their results being written), each weighing
+	// its event's data plus deliveryOverhead. Past it, new deliveries stay
+	// in the store until memory frees.
+	QueueMemory int64
+	Metrics     *metrics.Metrics
+	Log         *slog.Logger
 }
 
 // Dispatcher runs the push delivery engine.
@@ -57,7 +70,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string]*subQueue
 	targets  map[string]*target
-	inMemory int                 // claimed, handed off or reserved
+	mem      memory              // claimed, handed off or reserved
 	held     map[string]struct{} // deliveries leased to this node, queued or being sent
 	gen      uint64              // bumped by Invalidate: a load begun before is not cached
 	runCtx   context.Context     // the workers' context while Run runs
@@ -75,7 +88,51 @@ type subQueue struct {
 type outcome struct {
 	store.Outcome
 	r        *result
-	inactive bool // not sent: the subscription was not active
+	inactive bool  // not sent: the subscription was not active
+	weight   int64 // what the delivery counts for in memory until it is written
+}
+
+// memory accounts for the deliveries in memory: claimed, handed off or
+// reserved, until their results are written. d.mu guards it.
+type memory struct {
+	count  int
+	bytes  int64 // their weights
+	budget int64
+}
+
+// weight is what a delivery whose event data is n bytes counts for.
+func weight(n int) int64 { return int64(n) + deliveryOverhead }
+
+// fits reports whether a delivery of weight w may be taken into memory.
+// Anything fits while nothing is in memory: an event larger than the whole
+// budget is still sent, alone, rather than left in the store for good.
+func (m *memory) fits(w int64) bool {
+	return m.count < maxInMemory && (m.count == 0 || m.bytes+w <= m.budget)
+}
+
+// claimable is how many deliveries of any size a claim may take; at least
+// one while nothing is in memory, as for fits.
+func (m *memory) claimable() int {
+	n := int((m.budget - m.bytes) / weight(maxEventData))
+	if m.count == 0 {
+		n = max(n, 1)
+	}
+	return min(n, maxInMemory-m.count)
+}
+
+// plentiful reports whether less than half of memory is in use.
+func (m *memory) plentiful() bool {
+	return m.count < maxInMemory/2 && m.bytes < m.budget/2
+}
+
+func (m *memory) add(w int64) {
+	m.count++
+	m.bytes += w
+}
+
+func (m *memory) remove(w int64) {
+	m.count--
+	m.bytes -= w
 }
 
 // New returns a dispatcher; Run starts it.
@@ -88,6 +145,7 @@ func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
 		queues:  map[string]*subQueue{},
 		targets: map[string]*target{},
 		held:    map[string]struct{}{},
+		mem:     memory{budget: opt.QueueMemory},
 	}
 }
 
@@ -253,7 +311,7 @@ func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 		perSub := d.queueCap()
 		// No more than one queue's worth: a claim then needs no
 		// per-subscription cap, which costs the store a sort.
-		room := min(maxInMemory-d.inMemory, claimBatch, perSub)
+		room := min(d.mem.claimable(), claimBatch, perSub)
 		var skip []string
 		for subID, q := range d.queues {
 			if len(q.items)+q.reserved >= perSub {
@@ -281,8 +339,8 @@ func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.inMemory += len(claimed)
 	for _, cd := range claimed {
+		d.mem.add(weight(len(cd.Event.Data)))
 		d.held[cd.Delivery.ID] = struct{}{}
 		subID := cd.Delivery.SubscriptionID
 		d.push(ctx, subID, d.queue(subID), cd)
@@ -291,10 +349,10 @@ func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDeliver
 
 // queueCap is how many deliveries one subscription's queue holds; d.mu is held.
 func (d *Dispatcher) queueCap() int {
-	if d.inMemory >= maxInMemory/2 {
-		return d.opt.Concurrency * shallowQueue
+	if d.mem.plentiful() {
+		return d.opt.Concurrency * deepQueue
 	}
-	return d.opt.Concurrency * deepQueue
+	return d.opt.Concurrency * shallowQueue
 }
 
 // queue returns a subscription's queue, made if needed; d.mu is held.
@@ -326,15 +384,16 @@ func (d *Dispatcher) dropIdle(subID string, q *subQueue) {
 }
 
 // Reserve promises ingest a place in a subscription's queue for a delivery
-// it is about to insert, so that the delivery can be stored leased to this
-// node and sent without a claim. It returns the lease to store (its owner
-// and length), or false
-// when the queue (or memory) is full or the dispatcher is not running: the
-// delivery is then stored pending and claimed as usual.
-func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, ok bool) {
+// of an event whose data is size bytes, about to be inserted, so that the
+// delivery can be stored leased to this node and sent without a claim. It
+// returns the lease to store (its owner and length), or false when the
+// queue or memory is full or the dispatcher is not running: the delivery is
+// then stored pending and claimed as usual.
+func (d *Dispatcher) Reserve(subID string, size int) (owner string, lease time.Duration, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.runCtx == nil || d.runCtx.Err() != nil || d.inMemory >= maxInMemory {
+	w := weight(size)
+	if d.runCtx == nil || d.runCtx.Err() != nil || !d.mem.fits(w) {
 		return "", 0, false
 	}
 	q := d.queue(subID)
@@ -342,22 +401,23 @@ func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, o
 		return "", 0, false
 	}
 	q.reserved++
-	d.inMemory++
+	d.mem.add(w)
 	return d.opt.Owner, leaseDuration, true
 }
 
-// Release gives back a place Reserve promised: nothing was leased after all.
-func (d *Dispatcher) Release(subID string) {
+// Release gives back a place Reserve promised, with the same size: nothing
+// was leased after all.
+func (d *Dispatcher) Release(subID string, size int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q := d.queue(subID)
 	q.reserved--
-	d.inMemory--
+	d.mem.remove(weight(size))
 	d.dropIdle(subID, q)
 }
 
 // Handoff queues a delivery that ingest stored leased to this node, in the
-// place Reserve promised.
+// place Reserve promised: its event's data is as large as Reserve was told.
 func (d *Dispatcher) Handoff(cd store.ClaimedDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -390,7 +450,9 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		if refill {
 			signal(d.room)
 		}
-		d.results <- d.deliver(ctx, subID, &cd)
+		o := d.deliver(ctx, subID, &cd)
+		o.weight = weight(len(cd.Event.Data))
+		d.results <- o
 	}
 }
 
@@ -545,8 +607,8 @@ func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 		d.opt.Log.Warn("subscription disabled after repeated failures", "subscription_id", subID)
 	}
 	d.mu.Lock()
-	d.inMemory -= len(batch)
 	for i := range batch {
+		d.mem.remove(batch[i].weight)
 		delete(d.held, batch[i].DeliveryID)
 	}
 	for _, subID := range disabled {
