@@ -304,7 +304,8 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 }
 
 // fill claims due deliveries while there is room in memory. It reports
-// whether due work was left behind because queues were full.
+// whether due work was left behind because queues or memory were full, or
+// the error of a claim that failed (those before it are queued).
 func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
