@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Owner:         a.Node,
 		Concurrency:   cfg.SubscriptionConcurrency,
 		RetrySchedule: cfg.RetrySchedule,
+		QueueMemory:   cfg.QueueMemory,
 		Metrics:       a.Metrics,
 		Log:           log,
 	})

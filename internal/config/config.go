@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/postbode/postbode/internal/auth"
 )
@@ -27,6 +29,7 @@ type Config struct {
 	AllowPrivateTargets     bool
 	RetrySchedule           []time.Duration
 	SubscriptionConcurrency int
+	QueueMemory             int64 // bytes the in-memory delivery queues may hold
 	Retention               time.Duration
 	BootstrapToken          string
 	LogLevel                string
@@ -55,6 +58,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", allowEnv, "allow webhook targets on loopback and private networks (POSTBODE_ALLOW_PRIVATE_TARGETS)")
 	schedule := fs.String("retry-schedule", env("POSTBODE_RETRY_SCHEDULE", DefaultRetrySchedule), "delays between attempts after the first (POSTBODE_RETRY_SCHEDULE)")
 	conc := fs.String("subscription-concurrency", env("POSTBODE_SUBSCRIPTION_CONCURRENCY", "32"), "requests in flight per subscription (POSTBODE_SUBSCRIPTION_CONCURRENCY)")
+	queueMemory := fs.String("queue-memory", env("POSTBODE_QUEUE_MEMORY", "128MiB"), "memory the delivery queues may hold, event data included, e.g. 128MiB or 1GiB (POSTBODE_QUEUE_MEMORY)")
 	retention := fs.String("retention", env("POSTBODE_RETENTION", "720h"), "finished events, their deliveries and attempts are deleted after this long; 0 keeps them (POSTBODE_RETENTION)")
 	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -81,12 +85,34 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if c.SubscriptionConcurrency, err = strconv.Atoi(*conc); err != nil || c.SubscriptionConcurrency < 1 || c.SubscriptionConcurrency > 1024 {
 		return c, fmt.Errorf("--subscription-concurrency: %q is not a number from 1 to 1024", *conc)
 	}
+	if c.QueueMemory, err = parseSize(*queueMemory); err != nil || c.QueueMemory < minQueueMemory {
+		return c, fmt.Errorf("--queue-memory: %q is not a size of at least 1MiB, such as 128MiB", *queueMemory)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return c, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel)
 	}
 	return c, nil
+}
+
+// minQueueMemory is the smallest --queue-memory: the largest event there is.
+const minQueueMemory = 1 << 20
+
+// parseSize reads a byte count with an optional unit, as GOMEMLIMIT does:
+// 65536, 512KiB, 128MiB, 1GiB.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRightFunc(s, unicode.IsLetter)
+	mult, ok := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[s[len(num):]]
+	if !ok {
+		return 0, fmt.Errorf("%q: the unit is not B, KiB, MiB, GiB or TiB", s)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * mult, nil
 }
 
 // MaxRetryDelay bounds one step of a retry schedule.

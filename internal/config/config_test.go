@@ -99,3 +99,41 @@ func FuzzParseSchedule(f *testing.F) {
 		}
 	})
 }
+
+func TestParseQueueMemory(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    int64
+		wantErr bool
+	}{
+		{name: "default", want: 128 << 20},
+		{name: "flag", args: []string{"--queue-memory", "1GiB"}, want: 1 << 30},
+		{name: "environment", env: map[string]string{"POSTBODE_QUEUE_MEMORY": "64MiB"}, want: 64 << 20},
+		{name: "flag beats environment", args: []string{"--queue-memory=256MiB"},
+			env: map[string]string{"POSTBODE_QUEUE_MEMORY": "64MiB"}, want: 256 << 20},
+		{name: "bytes", args: []string{"--queue-memory", "1048576"}, want: 1 << 20},
+		{name: "kibibytes", args: []string{"--queue-memory", "2048KiB"}, want: 2 << 20},
+		{name: "space before the unit", args: []string{"--queue-memory", "64 MiB"}, want: 64 << 20},
+		{name: "smaller than an event", args: []string{"--queue-memory", "512KiB"}, wantErr: true},
+		{name: "decimal unit", args: []string{"--queue-memory", "128MB"}, wantErr: true},
+		{name: "negative", args: []string{"--queue-memory", "-1GiB"}, wantErr: true},
+		{name: "fraction", args: []string{"--queue-memory", "1.5GiB"}, wantErr: true},
+		{name: "no number", args: []string{"--queue-memory", "MiB"}, wantErr: true},
+		{name: "overflow", args: []string{"--queue-memory", "9999999TiB"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(tt.args, env(tt.env), io.Discard)
+			switch {
+			case tt.wantErr && (err == nil || !strings.Contains(err.Error(), "--queue-memory")):
+				t.Errorf("error %v, want one naming --queue-memory", err)
+			case !tt.wantErr && err != nil:
+				t.Errorf("error %v", err)
+			case !tt.wantErr && c.QueueMemory != tt.want:
+				t.Errorf("QueueMemory %d, want %d", c.QueueMemory, tt.want)
+			}
+		})
+	}
+}

@@ -20,15 +20,23 @@ import (
 // and renewed by a heartbeat while this node holds them. Queues are deep
 // while memory is plentiful: a delivery that finds room is handed over at
 // publish and written twice, one that does not is stored pending and costs
-// a claim, a third write. Once half of maxInMemory is in use they are
-// shallow, so that a few slow subscriptions cannot take the memory every
-// other subscription needs.
+// a claim, a third write. Once half of maxInMemory or of the memory budget
+// (Options.QueueMemory) is in use they are shallow, so that a few slow
+// subscriptions cannot take the memory every other subscription needs.
 const (
 	claimBatch    = 500
 	completeBatch = 1000
 	maxInMemory   = 20000
 	deepQueue     = 64 // places per request in flight, while memory is plentiful
 	shallowQueue  = 8  // and once it is not
+	// deliveryOverhead is what a delivery weighs in memory besides its
+	// event's data: the delivery and event, their ids and its places in a
+	// queue and in held measure about 0.8 KiB.
+	deliveryOverhead = 1 << 10
+	// maxEventData bounds an event's data: the API refuses larger requests.
+	// A claim takes no more deliveries than would fit if each were this
+	// large, since their sizes are known only once claimed.
+	maxEventData  = 1 << 20
 	leaseDuration = 30 * time.Second
 	heartbeat     = leaseDuration / 3
 	targetTTL     = 5 * time.Second // how stale a node's view of a subscription may be
@@ -40,13 +48,30 @@ type Options struct {
 	Owner         string // lease owner: this node
 	Concurrency   int    // requests in flight per subscription
 	RetrySchedule []time.Duration
-	Metrics       *metrics.Metrics
-	Log           *slog.Logger
+	// QueueMemory is the budget, in bytes, of the deliveries held in memory
+	// (queued, being sent or their results being written), each weighing
+	// its event's data plus deliveryOverhead. Past it, new deliveries stay
+	// in the store until memory frees.
+	QueueMemory int64
+	Metrics     *metrics.Metrics
+	Log         *slog.Logger
+}
+
+// Store is what the dispatcher needs of the store: the subscriptions it
+// sends to, and the deliveries as a queue.
+type Store interface {
+	SubscriptionByID(ctx context.Context, id string) (*store.Subscription, error)
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.ClaimedDelivery, error)
+	CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error)
+	ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
+	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error
 }
 
 // Dispatcher runs the push delivery engine.
 type Dispatcher struct {
-	store  store.Store
+	store  Store
 	sender *Sender
 	opt    Options
 
@@ -57,7 +82,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string]*subQueue
 	targets  map[string]*target
-	inMemory int                 // claimed, handed off or reserved
+	mem      memory              // claimed, handed off or reserved
 	held     map[string]struct{} // deliveries leased to this node, queued or being sent
 	gen      uint64              // bumped by Invalidate: a load begun before is not cached
 	runCtx   context.Context     // the workers' context while Run runs
@@ -75,11 +100,55 @@ type subQueue struct {
 type outcome struct {
 	store.Outcome
 	r        *result
-	inactive bool // not sent: the subscription was not active
+	inactive bool  // not sent: the subscription was not active
+	weight   int64 // what the delivery counts for in memory until it is written
+}
+
+// memory accounts for the deliveries in memory: claimed, handed off or
+// reserved, until their results are written. d.mu guards it.
+type memory struct {
+	count  int
+	bytes  int64 // their weights
+	budget int64
+}
+
+// weight is what a delivery whose event data is n bytes counts for.
+func weight(n int) int64 { return int64(n) + deliveryOverhead }
+
+// fits reports whether a delivery of weight w may be taken into memory.
+// Anything fits while nothing is in memory: an event larger than the whole
+// budget is still sent, alone, rather than left in the store for good.
+func (m *memory) fits(w int64) bool {
+	return m.count < maxInMemory && (m.count == 0 || m.bytes+w <= m.budget)
+}
+
+// claimable is how many deliveries of any size a claim may take; at least
+// one while nothing is in memory, as for fits.
+func (m *memory) claimable() int {
+	n := int((m.budget - m.bytes) / weight(maxEventData))
+	if m.count == 0 {
+		n = max(n, 1)
+	}
+	return min(n, maxInMemory-m.count)
+}
+
+// plentiful reports whether less than half of memory is in use.
+func (m *memory) plentiful() bool {
+	return m.count < maxInMemory/2 && m.bytes < m.budget/2
+}
+
+func (m *memory) add(w int64) {
+	m.count++
+	m.bytes += w
+}
+
+func (m *memory) remove(w int64) {
+	m.count--
+	m.bytes -= w
 }
 
 // New returns a dispatcher; Run starts it.
-func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
+func New(s Store, sender *Sender, opt Options) *Dispatcher {
 	return &Dispatcher{
 		store: s, sender: sender, opt: opt,
 		wake:    make(chan struct{}, 1),
@@ -88,6 +157,7 @@ func New(s store.Store, sender *Sender, opt Options) *Dispatcher {
 		queues:  map[string]*subQueue{},
 		targets: map[string]*target{},
 		held:    map[string]struct{}{},
+		mem:     memory{budget: opt.QueueMemory},
 	}
 }
 
@@ -152,7 +222,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // answer was lost) is not renewed, so its lease runs out and another round
 // of maintenance hands it back to the queue.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	t := time.NewTicker(heartbeat)
+	renewals := backoff{what: "renewing delivery leases", log: d.opt.Log}
+	t := time.NewTimer(heartbeat)
 	defer t.Stop()
 	for {
 		select {
@@ -160,58 +231,79 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		wait := heartbeat
 		d.mu.Lock()
 		ids := make([]string, 0, len(d.held))
 		for id := range d.held {
 			ids = append(ids, id)
 		}
 		d.mu.Unlock()
-		if len(ids) == 0 {
-			continue
+		if len(ids) > 0 {
+			bg, cancel := context.WithTimeout(context.Background(), heartbeat)
+			_, err := d.store.ExtendLeases(bg, d.opt.Owner, ids, time.Now().Add(leaseDuration))
+			cancel()
+			if err != nil {
+				// Sooner than the next heartbeat (the back-off stays below
+				// it), so that the leases are renewed soon after the store
+				// answers again, before they run out.
+				wait = renewals.failed(err)
+			} else {
+				renewals.ok()
+			}
 		}
-		bg, cancel := context.WithTimeout(context.Background(), heartbeat)
-		if _, err := d.store.ExtendLeases(bg, d.opt.Owner, ids, time.Now().Add(leaseDuration)); err != nil {
-			d.opt.Log.Error("renewing delivery leases", "err", err)
-		}
-		cancel()
+		t.Reset(wait)
 	}
 }
 
 func (d *Dispatcher) fetchLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	claims := backoff{what: "claiming deliveries", log: d.opt.Log}
 	// more: due work was left behind, for full queues only. The loop then
 	// parks: new work waits for a queue to drain to half, or for the next
 	// poll (20 ms), rather than waking a claim per publish that would find
 	// nothing to take after reading past the whole backlog.
 	more := false
 	for {
-		wake := d.wake
+		wake, room := d.wake, d.room
 		if more {
 			wake = nil
+		}
+		if claims.failing() {
+			// Only time ends a back-off: a publish or a finished send
+			// does not make the store answer.
+			wake, room = nil, nil
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
-		case <-d.room:
+		case <-room:
 		case <-timer.C:
 		}
 		// Claiming is a write transaction; a read first says whether
 		// anything is due at all, which after most wake-ups nothing is.
 		next, ok, err := d.store.NextDue(ctx)
 		more = false
-		if err != nil || (ok && !next.After(time.Now())) {
-			if more = d.fill(ctx); !more {
+		if err == nil && ok && !next.After(time.Now()) {
+			if more, err = d.fill(ctx); err == nil && !more {
 				next, ok, err = d.store.NextDue(ctx) // what the claims left
 			}
 		}
+		if ctx.Err() != nil {
+			return // the store calls failed for that, not for the store
+		}
 		wait := idlePoll
 		switch {
+		case err != nil:
+			wait = claims.failed(err)
 		case more:
 			wait = 20 * time.Millisecond
-		case err == nil && ok:
+		case ok:
 			wait = min(max(time.Until(next), time.Millisecond), idlePoll)
+		}
+		if err == nil {
+			claims.ok()
 		}
 		if !timer.Stop() {
 			select {
@@ -224,14 +316,15 @@ func (d *Dispatcher) fetchLoop(ctx context.Context) {
 }
 
 // fill claims due deliveries while there is room in memory. It reports
-// whether due work was left behind because queues were full.
-func (d *Dispatcher) fill(ctx context.Context) bool {
+// whether due work was left behind because queues or memory were full, or
+// the error of a claim that failed (those before it are queued).
+func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
 		perSub := d.queueCap()
 		// No more than one queue's worth: a claim then needs no
 		// per-subscription cap, which costs the store a sort.
-		room := min(maxInMemory-d.inMemory, claimBatch, perSub)
+		room := min(d.mem.claimable(), claimBatch, perSub)
 		var skip []string
 		for subID, q := range d.queues {
 			if len(q.items)+q.reserved >= perSub {
@@ -240,30 +333,27 @@ func (d *Dispatcher) fill(ctx context.Context) bool {
 		}
 		d.mu.Unlock()
 		if room <= 0 {
-			return true
+			return true, nil
 		}
 		now := time.Now()
 		claimed, err := d.store.ClaimDeliveries(ctx, store.Claim{Owner: d.opt.Owner, Now: now,
 			LeaseUntil: now.Add(leaseDuration), Limit: room, Skip: skip, PerSubscription: perSub})
 		if err != nil {
-			if ctx.Err() == nil {
-				d.opt.Log.Error("claiming deliveries", "err", err)
-			}
-			return true
+			return false, err
 		}
 		d.enqueue(ctx, claimed)
 		if len(claimed) < room {
-			return len(skip) > 0
+			return len(skip) > 0, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.inMemory += len(claimed)
 	for _, cd := range claimed {
+		d.mem.add(weight(len(cd.Event.Data)))
 		d.held[cd.Delivery.ID] = struct{}{}
 		subID := cd.Delivery.SubscriptionID
 		d.push(ctx, subID, d.queue(subID), cd)
@@ -272,10 +362,10 @@ func (d *Dispatcher) enqueue(ctx context.Context, claimed []store.ClaimedDeliver
 
 // queueCap is how many deliveries one subscription's queue holds; d.mu is held.
 func (d *Dispatcher) queueCap() int {
-	if d.inMemory >= maxInMemory/2 {
-		return d.opt.Concurrency * shallowQueue
+	if d.mem.plentiful() {
+		return d.opt.Concurrency * deepQueue
 	}
-	return d.opt.Concurrency * deepQueue
+	return d.opt.Concurrency * shallowQueue
 }
 
 // queue returns a subscription's queue, made if needed; d.mu is held.
@@ -307,15 +397,16 @@ func (d *Dispatcher) dropIdle(subID string, q *subQueue) {
 }
 
 // Reserve promises ingest a place in a subscription's queue for a delivery
-// it is about to insert, so that the delivery can be stored leased to this
-// node and sent without a claim. It returns the lease to store (its owner
-// and length), or false
-// when the queue (or memory) is full or the dispatcher is not running: the
-// delivery is then stored pending and claimed as usual.
-func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, ok bool) {
+// of an event whose data is size bytes, about to be inserted, so that the
+// delivery can be stored leased to this node and sent without a claim. It
+// returns the lease to store (its owner and length), or false when the
+// queue or memory is full or the dispatcher is not running: the delivery is
+// then stored pending and claimed as usual.
+func (d *Dispatcher) Reserve(subID string, size int) (owner string, lease time.Duration, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.runCtx == nil || d.runCtx.Err() != nil || d.inMemory >= maxInMemory {
+	w := weight(size)
+	if d.runCtx == nil || d.runCtx.Err() != nil || !d.mem.fits(w) {
 		return "", 0, false
 	}
 	q := d.queue(subID)
@@ -323,22 +414,23 @@ func (d *Dispatcher) Reserve(subID string) (owner string, lease time.Duration, o
 		return "", 0, false
 	}
 	q.reserved++
-	d.inMemory++
+	d.mem.add(w)
 	return d.opt.Owner, leaseDuration, true
 }
 
-// Release gives back a place Reserve promised: nothing was leased after all.
-func (d *Dispatcher) Release(subID string) {
+// Release gives back a place Reserve promised, with the same size: nothing
+// was leased after all.
+func (d *Dispatcher) Release(subID string, size int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q := d.queue(subID)
 	q.reserved--
-	d.inMemory--
+	d.mem.remove(weight(size))
 	d.dropIdle(subID, q)
 }
 
 // Handoff queues a delivery that ingest stored leased to this node, in the
-// place Reserve promised.
+// place Reserve promised: its event's data is as large as Reserve was told.
 func (d *Dispatcher) Handoff(cd store.ClaimedDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -371,7 +463,9 @@ func (d *Dispatcher) work(ctx context.Context, subID string, q *subQueue) {
 		if refill {
 			signal(d.room)
 		}
-		d.results <- d.deliver(ctx, subID, &cd)
+		o := d.deliver(ctx, subID, &cd)
+		o.weight = weight(len(cd.Event.Data))
+		d.results <- o
 	}
 }
 
@@ -452,6 +546,7 @@ func (d *Dispatcher) target(ctx context.Context, subID string) (*target, error) 
 
 // complete writes results back in batches until results is closed.
 func (d *Dispatcher) complete() {
+	writes := backoff{what: "writing delivery results", log: d.opt.Log}
 	batch := make([]outcome, 0, completeBatch)
 	for o := range d.results {
 		batch = append(batch[:0], o)
@@ -467,11 +562,13 @@ func (d *Dispatcher) complete() {
 				break drain
 			}
 		}
-		d.write(batch)
+		d.write(batch, &writes)
 	}
 }
 
-func (d *Dispatcher) write(batch []outcome) {
+// write writes one batch of results, trying again with writes's back-off
+// while the store fails.
+func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 	outs := make([]store.Outcome, len(batch))
 	for i := range batch {
 		outs[i] = batch[i].Outcome
@@ -483,8 +580,10 @@ func (d *Dispatcher) write(batch []outcome) {
 		disabled, err = d.store.CompleteDeliveries(ctx, time.Now().UTC(), outs)
 		cancel()
 		if err == nil {
+			writes.ok()
 			break
 		}
+		wait := writes.failed(err)
 		// Never drop a result while running: the leases keep the deliveries
 		// safe meanwhile. At shutdown give up after a few tries, so that an
 		// unreachable store cannot keep the process from exiting; the
@@ -496,8 +595,7 @@ func (d *Dispatcher) write(batch []outcome) {
 			d.opt.Log.Error("dropping delivery results at shutdown; they will be sent again", "err", err, "count", len(outs))
 			break
 		}
-		d.opt.Log.Error("writing delivery results", "err", err, "count", len(outs), "try", try)
-		time.Sleep(min(time.Duration(try+1)*200*time.Millisecond, 5*time.Second))
+		time.Sleep(wait)
 	}
 	m := d.opt.Metrics
 	for i := range batch {
@@ -522,8 +620,8 @@ func (d *Dispatcher) write(batch []outcome) {
 		d.opt.Log.Warn("subscription disabled after repeated failures", "subscription_id", subID)
 	}
 	d.mu.Lock()
-	d.inMemory -= len(batch)
 	for i := range batch {
+		d.mem.remove(batch[i].weight)
 		delete(d.held, batch[i].DeliveryID)
 	}
 	for _, subID := range disabled {

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,12 +22,24 @@ import (
 
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/netguard"
+	"github.com/postbode/postbode/internal/redact"
 	"github.com/postbode/postbode/internal/signing"
 	"github.com/postbode/postbode/internal/store"
 )
 
-// maxResponseBody is how much of a response body an attempt keeps.
-const maxResponseBody = 64 << 10
+// Limits on what an attempt keeps of a response, and on what the client
+// reads at all: a response whose headers pass maxHeaderBytes fails the
+// attempt. Every attempt is stored, so a receiver answering a megabyte of
+// headers would otherwise grow the database by as much per attempt.
+const (
+	maxResponseBody    = 64 << 10
+	maxResponseHeaders = 64 << 10 // names and values together
+	maxHeaderBytes     = 1 << 20
+)
+
+// cutHeader is the entry an attempt's response headers gain when some were
+// left out; its value says how many.
+const cutHeader = "Postbode-Headers-Truncated"
 
 // Sender sends one webhook request at a time; it is safe for concurrent use.
 type Sender struct {
@@ -44,11 +58,12 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 		// At least the highest per-subscription concurrency the config
 		// allows, so that a busy subscription's connections all stay open
 		// between sends instead of being closed and dialled again.
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		ForceAttemptHTTP2:      true,
 		// Webhook answers are short: asking for gzip would cost a header
 		// per request and a gzip reader per compressed answer for nothing.
 		DisableCompression: true,
@@ -67,17 +82,26 @@ func NewSender(allowPrivateTargets bool, version string) *Sender {
 func (s *Sender) Close() { s.client.CloseIdleConnections() }
 
 // target is a subscription prepared for sending: its keys made ready to
-// sign once, not per send.
+// sign and its secrets redacted for the attempt log once, not per send.
 type target struct {
 	sub       *store.Subscription
+	loggedURL string            // the URL as attempts show it
+	headers   []subHeader       // the subscription's headers
 	signers   []*signing.Signer // current key first, then the previous one
 	prevUntil time.Time         // the previous key signs until then
 	schedule  []time.Duration
 	loaded    time.Time
 }
 
+// subHeader is one of a subscription's headers: sent as value, logged as
+// logged.
+type subHeader struct{ name, value, logged string }
+
 func newTarget(sub *store.Subscription, defaultSchedule []time.Duration, now time.Time) (*target, error) {
-	t := &target{sub: sub, schedule: defaultSchedule, loaded: now}
+	t := &target{sub: sub, schedule: defaultSchedule, loaded: now, loggedURL: redact.URL(sub.URL)}
+	for k, v := range sub.Headers {
+		t.headers = append(t.headers, subHeader{k, v, redact.Header(k, v)})
+	}
 	if sub.RetrySchedule != nil {
 		t.schedule = make([]time.Duration, len(sub.RetrySchedule))
 		for i, d := range sub.RetrySchedule {
@@ -151,7 +175,7 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	sub := t.sub
 	a := store.Attempt{ID: id.New(id.Attempt), DeliveryID: deliveryID, EventID: e.ID, EventType: e.Type,
 		SubscriptionID: sub.ID, WorkspaceID: sub.WorkspaceID, CreatedAt: now}
-	a.Request.URL = sub.URL
+	a.Request.URL = t.loggedURL
 	body, h, err := s.build(t, e, now)
 	if err != nil {
 		a.Error = "building the body: " + err.Error()
@@ -165,7 +189,11 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	// The attempt's string is the request body too: it is never copied.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, strings.NewReader(body))
 	if err != nil {
-		a.Error = "invalid url: " + err.Error()
+		// The parser's message quotes the URL, password and all.
+		a.Error = "invalid url"
+		if t.loggedURL == sub.URL {
+			a.Error += ": " + err.Error()
+		}
 		return result{attempt: a}
 	}
 	req.Header = h.sent
@@ -229,10 +257,14 @@ func (s *Sender) build(t *target, e *store.Event, now time.Time) (string, header
 	}
 
 	sub := t.sub
-	h := newHeaders(len(sub.Headers) + 5)
-	for k, v := range sub.Headers {
-		h.set(k, v)
+	h := newHeaders(len(t.headers) + 5)
+	for _, sh := range t.headers {
+		h.logged[sh.name] = sh.logged
+		h.sent[sh.name] = []string{sh.value}
 	}
+	// Postbode's own headers hold no secret, and a signature proves one
+	// message without revealing its key: they are logged as sent, even
+	// under a signature_header whose name looks secret.
 	h.set("Content-Type", "application/json")
 	h.set("User-Agent", s.userAgent)
 	signers := t.signers
@@ -273,12 +305,40 @@ func readBody(r io.Reader) (string, error) {
 	return body, err
 }
 
+// flatten returns response headers as an attempt keeps them: values
+// joined, at most maxResponseHeaders bytes of names and values in all.
 func flatten(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
+	size := 0
 	for k, v := range h {
 		out[k] = strings.Join(v, ", ")
+		size += len(k) + len(out[k])
+	}
+	if size > maxResponseHeaders {
+		cut(out, size)
 	}
 	return out
+}
+
+// cut leaves out of h, which holds size bytes, the headers that do not fit
+// in maxResponseHeaders, in name order so that the same answer keeps the
+// same headers, skipping a large one rather than stopping at it so that the
+// small ones still fit, and adds cutHeader saying how much was left out.
+func cut(h map[string]string, size int) {
+	const noteRoom = 200 // for cutHeader itself
+	room := maxResponseHeaders - noteRoom
+	total, dropped, droppedSize := len(h), 0, 0
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if n := len(k) + len(h[k]); n <= room {
+			room -= n
+		} else {
+			delete(h, k)
+			dropped++
+			droppedSize += n
+		}
+	}
+	h[cutHeader] = fmt.Sprintf("%d of %d headers (%d of %d bytes) left out: an attempt keeps at most %d bytes of response headers",
+		dropped, total, droppedSize, size, maxResponseHeaders)
 }
 
 // describe turns a transport error into the sentence an attempt shows.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -433,5 +434,174 @@ func TestSendReusesTheConnectionAfterACutResponse(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("3 sends opened %d connections, want 1", n)
+	}
+}
+
+// TestSendCapsResponseHeaders: an attempt keeps at most 64 KiB of response
+// headers, saying so in an extra entry when it left some out, and the
+// client refuses a response whose headers pass 1 MiB.
+func TestSendCapsResponseHeaders(t *testing.T) {
+	tests := []struct {
+		name      string
+		headers   func(http.Header)
+		wantOK    bool
+		wantCut   bool
+		wantKept  []string // headers that must be kept
+		wantError string   // substring, when the attempt fails
+	}{
+		{name: "small headers are all kept", headers: func(h http.Header) { h.Set("X-Receiver", "yes") },
+			wantOK: true, wantKept: []string{"X-Receiver", "Content-Length", "Date"}},
+		{name: "many headers, 900 KiB in total", headers: func(h http.Header) {
+			for i := range 900 {
+				h.Set(fmt.Sprintf("X-Filler-%03d", i), strings.Repeat("x", 1000))
+			}
+			h.Set("X-Receiver", "yes")
+		}, wantOK: true, wantCut: true, wantKept: []string{"X-Receiver", "Content-Length"}},
+		{name: "one header of 900 KiB", headers: func(h http.Header) {
+			h.Set("X-Huge", strings.Repeat("x", 900<<10))
+			h.Set("X-Receiver", "yes")
+		}, wantOK: true, wantCut: true, wantKept: []string{"X-Receiver"}},
+		{name: "one header repeated to 900 KiB", headers: func(h http.Header) {
+			for range 900 {
+				h.Add("X-Repeated", strings.Repeat("x", 1000))
+			}
+		}, wantOK: true, wantCut: true},
+		{name: "3 MiB of headers are refused", headers: func(h http.Header) {
+			for i := range 3 << 10 {
+				h.Set(fmt.Sprintf("X-Filler-%04d", i), strings.Repeat("x", 1000))
+			}
+		}, wantError: "headers exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, _, _ := sendTo(t, func(w http.ResponseWriter, r *http.Request) {
+				tt.headers(w.Header())
+				w.WriteHeader(http.StatusOK)
+			}, nil)
+			if r.ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v (error %q)", r.ok, tt.wantOK, r.attempt.Error)
+			}
+			if !tt.wantOK {
+				if !strings.Contains(r.attempt.Error, tt.wantError) || r.attempt.Response != nil {
+					t.Errorf("error %q, response %v; want an error containing %q and no response",
+						r.attempt.Error, r.attempt.Response, tt.wantError)
+				}
+				return
+			}
+			kept := r.attempt.Response.Headers
+			size := 0
+			for k, v := range kept {
+				size += len(k) + len(v)
+			}
+			if size > maxResponseHeaders {
+				t.Errorf("kept %d bytes of response headers, want at most %d", size, maxResponseHeaders)
+			}
+			if note, cut := kept[cutHeader]; cut != tt.wantCut || cut && !strings.Contains(note, "left out") {
+				t.Errorf("%s = %q (present: %v), want present: %v", cutHeader, note, cut, tt.wantCut)
+			}
+			for _, k := range tt.wantKept {
+				if _, ok := kept[k]; !ok {
+					t.Errorf("header %s was not kept", k)
+				}
+			}
+		})
+	}
+}
+
+// TestSendRedactsSecretsInTheAttempt: the receiver gets the credentials as
+// configured; the attempt, which is stored and shown, holds *** instead.
+// Signature headers are shown, even under a name that looks secret.
+func TestSendRedactsSecretsInTheAttempt(t *testing.T) {
+	tests := []struct {
+		name        string
+		userinfo    string // put in the subscription's URL
+		headers     map[string]string
+		scheme      string // signature scheme; "" is standard
+		sigHeader   string
+		wantURL     string // the attempt's URL after the loopback address
+		wantLogged  map[string]string
+		wantVisible []string // headers logged as the receiver got them
+	}{
+		{name: "password in the URL", userinfo: "alice:s3cret@", wantURL: "alice:***@",
+			wantVisible: []string{"webhook-signature", "webhook-id", "User-Agent"}},
+		{name: "user without password", userinfo: "alice@", wantURL: "alice@"},
+		{name: "credential headers",
+			headers: map[string]string{"Authorization": "Bearer downstream", "X-Shop-Token": "t0k", "X-API-Key": "k",
+				"Cookie": "session=1", "X-Tenant": "acme"},
+			wantLogged:  map[string]string{"Authorization": "***", "X-Shop-Token": "***", "X-API-Key": "***", "Cookie": "***"},
+			wantVisible: []string{"X-Tenant", "webhook-signature"}},
+		{name: "hmac signature header with a secret-looking name", scheme: "hmac-sha256", sigHeader: "X-Secret-Signature",
+			headers:     map[string]string{"X-Secret": "s"},
+			wantLogged:  map[string]string{"X-Secret": "***"},
+			wantVisible: []string{"X-Secret-Signature"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, req, _ := sendTo(t, status(200, nil), func(s *store.Subscription) {
+				s.URL = strings.Replace(s.URL, "http://", "http://"+tt.userinfo, 1)
+				s.Headers = tt.headers
+				if tt.scheme != "" {
+					s.SignatureScheme, s.SignatureHeader = tt.scheme, tt.sigHeader
+				}
+			})
+			if !r.ok {
+				t.Fatalf("attempt failed: %s", r.attempt.Error)
+			}
+			if want := "http://" + tt.wantURL + req.Host + "/hook"; r.attempt.Request.URL != want {
+				t.Errorf("the attempt logs URL %q, want %q", r.attempt.Request.URL, want)
+			}
+			if user, pass, ok := req.BasicAuth(); tt.userinfo == "alice:s3cret@" && (!ok || user != "alice" || pass != "s3cret") {
+				t.Errorf("the receiver got basic auth %q %q %v, want alice s3cret", user, pass, ok)
+			}
+			for k, want := range tt.wantLogged {
+				if got := r.attempt.Request.Headers[k]; got != want {
+					t.Errorf("the attempt logs %s: %q, want %q", k, got, want)
+				}
+				if got := req.Header.Get(k); got != tt.headers[k] {
+					t.Errorf("the receiver got %s: %q, want %q", k, got, tt.headers[k])
+				}
+			}
+			for _, k := range tt.wantVisible {
+				if got := r.attempt.Request.Headers[k]; got == "" || got != req.Header.Get(k) {
+					t.Errorf("the attempt logs %s: %q, the receiver got %q", k, got, req.Header.Get(k))
+				}
+			}
+		})
+	}
+}
+
+// TestSendErrorsShowNoSecret: an attempt that fails before any answer
+// shows neither the URL's password in its URL nor in its error.
+func TestSendErrorsShowNoSecret(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	host := strings.TrimPrefix(closed.URL, "http://")
+	tests := []struct {
+		name, url, wantURL, wantError string
+	}{
+		{"invalid url", "http://alice:pa/ss@" + host + "/%zz", "http://alice:***@" + host + "/%zz", "invalid url"},
+		{"unreachable", "http://alice:s3cret@" + host + "/hook", "http://alice:***@" + host + "/hook", "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := testSubscription()
+			sub.URL = tt.url
+			tg, err := newTarget(sub, nil, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewSender(true, "9.9.9")
+			defer s.Close()
+			r := s.send(context.Background(), tg, testEvent(), "dlv_1", time.Now())
+			if r.attempt.Request.URL != tt.wantURL {
+				t.Errorf("the attempt logs URL %q, want %q", r.attempt.Request.URL, tt.wantURL)
+			}
+			if !strings.Contains(r.attempt.Error, tt.wantError) || strings.Contains(r.attempt.Error, "pa/ss") ||
+				strings.Contains(r.attempt.Error, "s3cret") {
+				t.Errorf("error %q, want one containing %q and no password", r.attempt.Error, tt.wantError)
+			}
+		})
 	}
 }

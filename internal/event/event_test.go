@@ -22,10 +22,10 @@ import (
 // noDispatch keeps every delivery in the store.
 type noDispatch struct{}
 
-func (noDispatch) Reserve(string) (string, time.Duration, bool) { return "", 0, false }
-func (noDispatch) Release(string)                               {}
-func (noDispatch) Handoff(store.ClaimedDelivery)                {}
-func (noDispatch) Notify()                                      {}
+func (noDispatch) Reserve(string, int) (string, time.Duration, bool) { return "", 0, false }
+func (noDispatch) Release(string, int)                               {}
+func (noDispatch) Handoff(store.ClaimedDelivery)                     {}
+func (noDispatch) Notify()                                           {}
 
 type env struct {
 	ctx   context.Context

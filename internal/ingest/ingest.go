@@ -53,9 +53,10 @@ type Publish struct {
 // so it is sent without being claimed from the store.
 type Dispatch interface {
 	// Reserve returns the lease to store the delivery under: its owner and
-	// how long it lasts from the commit.
-	Reserve(subID string) (owner string, lease time.Duration, ok bool)
-	Release(subID string)
+	// how long it lasts from the commit. size is the length of the event's
+	// data, the same for Release.
+	Reserve(subID string, size int) (owner string, lease time.Duration, ok bool)
+	Release(subID string, size int)
 	Handoff(store.ClaimedDelivery)
 	// Notify says that deliveries were stored pending.
 	Notify()
@@ -217,7 +218,7 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 		// (and drops it if the subscription was deleted).
 		d := store.Delivery{ID: id.New(id.Delivery), SubscriptionID: s.ID, Status: store.DeliveryPending,
 			NextAttemptAt: &now, CreatedAt: now}
-		if owner, l, ok := in.dispatch.Reserve(s.ID); ok {
+		if owner, l, ok := in.dispatch.Reserve(s.ID, len(p.Data)); ok {
 			d.Status, d.LeaseOwner, lease = store.DeliverySending, owner, l
 		}
 		ne.Deliveries = append(ne.Deliveries, d)
@@ -413,7 +414,7 @@ func (in *Ingester) handOver(ne *store.NewEvent, leased []string) {
 			continue
 		}
 		if !stored[d.ID] {
-			in.dispatch.Release(d.SubscriptionID)
+			in.dispatch.Release(d.SubscriptionID, len(ne.Event.Data))
 			continue
 		}
 		d.WorkspaceID, d.EventID = ne.Event.WorkspaceID, ne.Event.ID

@@ -175,7 +175,7 @@ type fakeDispatch struct {
 
 func newFakeDispatch() *fakeDispatch { return &fakeDispatch{refuse: map[string]bool{}} }
 
-func (d *fakeDispatch) Reserve(subID string) (string, time.Duration, bool) {
+func (d *fakeDispatch) Reserve(subID string, size int) (string, time.Duration, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.refuse[subID] {
@@ -186,7 +186,7 @@ func (d *fakeDispatch) Reserve(subID string) (string, time.Duration, bool) {
 	return testOwner, testLease, true
 }
 
-func (d *fakeDispatch) Release(subID string) {
+func (d *fakeDispatch) Release(subID string, size int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.releases = append(d.releases, subID)
