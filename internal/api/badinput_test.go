@@ -194,7 +194,10 @@ func fill(pattern string) string {
 
 // resourceName is what a 404 for the pattern's {id} calls the resource.
 func resourceName(pattern string) string {
-	for _, r := range []string{"attempt", "subscription", "event", "deliver"} {
+	if strings.Contains(pattern, "/attempts/{") {
+		return "attempt"
+	}
+	for _, r := range []string{"subscription", "event", "deliver"} {
 		if strings.Contains(pattern, "/"+r) {
 			return r
 		}

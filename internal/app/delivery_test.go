@@ -730,7 +730,7 @@ func TestEveryDeliveryVerifies(t *testing.T) {
 		[]any{1, "two", 3.5, nil},
 		map[string]string{"unicode": "Grüße, 世界, 🚀", "quotes": `"\<>&`},
 		map[string]string{"big": strings.Repeat("x", 100<<10)},
-		nil,
+		false,
 	}
 	var events []string
 	for i, d := range datas {

@@ -23,7 +23,6 @@ const eventuallyTimeout = 15 * time.Second
 type (
 	subscription = apptest.Subscription
 	delivery     = apptest.Delivery
-	event        = apptest.Event
 	attempt      = apptest.Attempt
 )
 

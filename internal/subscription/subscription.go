@@ -219,7 +219,8 @@ func (s *Service) Test(ctx context.Context, p *auth.Principal, ws, subID string)
 	if err != nil {
 		return nil, err
 	}
-	return s.opt.Delivery.Test(ctx, sub, data)
+	a, err := s.opt.Delivery.Test(ctx, sub, data)
+	return a, notFound(err, "subscription")
 }
 
 // Enable makes a subscription active: its failure count resets and its
