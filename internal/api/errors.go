@@ -70,7 +70,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "something went wrong on our side; it has been logged"
 	case errs.Unavailable:
-		s.Log.Warn("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
+		s.Log.Debug("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
 	case errs.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="postbode"`)
 	}

@@ -3,8 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/url"
 	"reflect"
 	"sync"
@@ -28,8 +26,8 @@ func TestUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	u.Host = p.addr
+	p := pgtest.StartProxy(t, u.Host)
+	u.Host = p.Addr()
 	db, err := postgres.Open(ctx, u.String())
 	if err != nil {
 		t.Fatalf("Open through the proxy: %v", err)
@@ -68,7 +66,7 @@ func TestUnavailable(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p.stop()
+		p.Stop()
 		select {
 		case err := <-done:
 			if !errors.Is(err, store.ErrUnavailable) {
@@ -82,13 +80,13 @@ func TestUnavailable(t *testing.T) {
 	t.Run("EveryMethodWhileDown", func(t *testing.T) {
 		// Some calls find a pooled connection broken, the rest find no
 		// connection can be made.
-		p.restart()
+		p.Restart()
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() { db.Ping(ctx) })
 		}
 		wg.Wait()
-		p.stop()
+		p.Stop()
 		for _, m := range callable(db) {
 			if err := m.call(ctx); !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("%s while PostgreSQL is out of reach: %v, want %v", m.name, err, store.ErrUnavailable)
@@ -97,7 +95,7 @@ func TestUnavailable(t *testing.T) {
 	})
 
 	t.Run("BackAgain", func(t *testing.T) {
-		p.restart()
+		p.Restart()
 		// The pool drops connections it finds broken and makes new ones:
 		// each call succeeds within a few tries, and fails meanwhile only
 		// with ErrUnavailable.
@@ -188,85 +186,4 @@ func argument(ctx context.Context, t reflect.Type) reflect.Value {
 		})
 	}
 	return reflect.Zero(t)
-}
-
-// proxy forwards connections from a loopback port to target. Stopping it
-// closes the port and every connection it carries, as a database that goes
-// away does; restarting opens the same port again.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: "127.0.0.1:0"}
-	p.restart()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) restart() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr, p.conns = ln, ln.Addr().String(), map[net.Conn]bool{}
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
-}
-
-func (p *proxy) forward(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c, up) {
-		return
-	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-// track records the connections, or closes them when the proxy has stopped.
-func (p *proxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conns == nil {
-		for _, c := range conns {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range conns {
-		p.conns[c] = true
-	}
-	return true
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
