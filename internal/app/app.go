@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Log:           log,
 	})
 	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log, now)
-	a.maintenance = &maintenance.Runner{Store: st, Owner: a.Node, Retention: cfg.Retention, Log: log,
+	a.maintenance = &maintenance.Runner{Store: st, Now: now, Owner: a.Node, Retention: cfg.Retention, Log: log,
 		Released: a.dispatcher.Notify}
 
 	// The services: every way in calls these, and only these decide.

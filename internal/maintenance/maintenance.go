@@ -22,9 +22,17 @@ const (
 	leaseName  = "maintenance"
 )
 
+// Store is what the housekeeping needs of the store.
+type Store interface {
+	TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
+}
+
 // Runner does the housekeeping.
 type Runner struct {
-	Store     store.Store
+	Store     Store
+	Now       func() time.Time // the clock; time.Now when nil
 	Owner     string        // this node
 	Retention time.Duration // finished events older than this are deleted
 	Log       *slog.Logger
@@ -51,7 +59,11 @@ func (r *Runner) Run(ctx context.Context) {
 // Round runs once: it takes or renews the leader lease and, when this node
 // leads, does the work.
 func (r *Runner) Round(ctx context.Context) {
-	lead, err := r.Store.TryLead(ctx, leaseName, r.Owner, time.Now().UTC(), leaderTTL)
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	lead, err := r.Store.TryLead(ctx, leaseName, r.Owner, now().UTC(), leaderTTL)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.Log.Error("maintenance: taking the leader lease", "err", err)
@@ -64,8 +76,8 @@ func (r *Runner) Round(ctx context.Context) {
 	if !lead {
 		return
 	}
-	now := time.Now()
-	if n, err := r.Store.ReleaseLeases(ctx, "", now); err != nil {
+	t := now().UTC()
+	if n, err := r.Store.ReleaseLeases(ctx, "", t); err != nil {
 		r.Log.Error("maintenance: releasing expired leases", "err", err)
 	} else if n > 0 {
 		r.Log.Warn("maintenance: returned deliveries whose lease ran out to the queue", "count", n)
@@ -78,9 +90,9 @@ func (r *Runner) Round(ctx context.Context) {
 	}
 	// Prune in batches, so that no transaction holds the writer for long,
 	// and stop at the round's end so that renewing the lease is never late.
-	deadline := now.Add(interval / 2)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		n, err := r.Store.Prune(ctx, now.Add(-r.Retention), now.Add(-store.IdempotencyWindow), pruneBatch)
+	start := time.Now()
+	for time.Since(start) < interval/2 && ctx.Err() == nil {
+		n, err := r.Store.Prune(ctx, t.Add(-r.Retention), t.Add(-store.IdempotencyWindow), pruneBatch)
 		if err != nil {
 			r.Log.Error("maintenance: pruning", "err", err)
 			return
