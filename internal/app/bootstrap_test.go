@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/postbode/postbode/internal/app"
 	"github.com/postbode/postbode/internal/app/apptest"
@@ -32,33 +31,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serveBriefly runs a node on dir until it has bootstrapped, then stops it,
-// and returns what it logged.
+// serveBriefly runs a node on dir until it serves, then stops it, and
+// returns what it logged.
 func serveBriefly(t *testing.T, dir, token string) string {
 	t.Helper()
 	cfg := apptest.Config(t)
 	cfg.DataDir, cfg.BootstrapToken = dir, token
 	var logs syncBuffer
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
+	srv := apptest.StartLogged(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if resp, err := http.Get(srv.URL + "/healthz"); err != nil {
 		t.Fatal(err)
+	} else {
+		resp.Body.Close()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "postbode is serving"); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node did not start: %s", logs.String())
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	srv.Stop()
 	return logs.String()
 }
 

@@ -62,6 +62,12 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	return StartLogged(t, cfg, log)
+}
+
+// StartLogged runs a node with exactly cfg that logs to log.
+func StartLogged(t testing.TB, cfg config.Config, log *slog.Logger) *Server {
+	t.Helper()
 	a, err := app.New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
