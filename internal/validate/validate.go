@@ -119,14 +119,24 @@ func JSON(field string, raw []byte) error {
 	if !bytes.Contains(raw, []byte(`\u0000`)) {
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	v, err := decode(raw)
+	if err != nil {
 		return errs.Invalidf(field, "must be valid JSON")
 	}
 	if hasNUL(v) {
 		return errs.Invalidf(field, `must not contain NUL characters (\u0000)`)
 	}
 	return nil
+}
+
+// decode reads a JSON document with numbers kept as text, so that no
+// number is too large to read.
+func decode(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
 func hasNUL(v any) bool {

@@ -1,0 +1,126 @@
+package validate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/postbode/postbode/internal/errs"
+)
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		v    string
+		max  int
+		line bool // also valid as a Line
+		ok   bool
+	}{
+		{"plain", 0, true, true},
+		{"Grüße, 世界, 🚀", 0, true, true},
+		{"tab\tinside", 0, true, true},
+		{"", 0, true, true},
+		{strings.Repeat("a", 10), 10, true, true},
+		{strings.Repeat("a", 11), 10, false, false},
+		{"a\x00b", 0, false, false},
+		{"\xff", 0, false, false},
+		{"\xc3", 0, false, false},         // cut multi-byte character
+		{"\xed\xa0\x80", 0, false, false}, // a surrogate encoded as UTF-8
+		{"\xc0\xaf", 0, false, false},     // overlong
+		{"two\nlines", 0, false, true},
+		{"cr\r", 0, false, true},
+		{"del\x7f", 0, false, true},
+		{"bell\a", 0, false, true},
+	}
+	for _, tt := range tests {
+		if err := Text("f", tt.v, tt.max); (err == nil) != tt.ok {
+			t.Errorf("Text(%q, %d) = %v, want ok %v", tt.v, tt.max, err, tt.ok)
+		} else if err != nil {
+			checkField(t, err, "f")
+		}
+		if err := Line("f", tt.v, tt.max); (err == nil) != tt.line {
+			t.Errorf("Line(%q, %d) = %v, want ok %v", tt.v, tt.max, err, tt.line)
+		}
+	}
+}
+
+func checkField(t *testing.T, err error, field string) {
+	t.Helper()
+	if e, ok := errs.As(err); !ok || e.Kind != errs.Invalid || e.Field != field {
+		t.Errorf("error %v does not name the field %q as invalid", err, field)
+	}
+}
+
+func TestOptional(t *testing.T) {
+	s := func(v string) *string { return &v }
+	for _, tt := range []struct {
+		v  *string
+		ok bool
+	}{{nil, true}, {s("user/1"), true}, {s(""), false}, {s("  "), false}, {s("a\x00"), false}, {s(strings.Repeat("a", 11)), false}} {
+		if err := Optional("subject", tt.v, 10); (err == nil) != tt.ok {
+			t.Errorf("Optional(%v) = %v, want ok %v", tt.v, err, tt.ok)
+		}
+	}
+}
+
+func TestEventTypeNameAndHeaderName(t *testing.T) {
+	for name, ok := range map[string]bool{"invoice.paid": true, "a-b_c.1": true, "": false, "Invoice": false,
+		"a b": false, "a/b": false, strings.Repeat("a", 100): true, strings.Repeat("a", 101): false, "é": false} {
+		if err := EventTypeName("type", name); (err == nil) != ok {
+			t.Errorf("EventTypeName(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+	for name, ok := range map[string]bool{"X-Api-Key": true, "x_y!#$%&'*+-.^`|~": true, "": false, "X A": false,
+		"X:A": false, "X\x00": false, "Ä": false, strings.Repeat("a", 100): true, strings.Repeat("a", 101): false} {
+		if HeaderName(name) != ok {
+			t.Errorf("HeaderName(%q) = %v, want %v", name, !ok, ok)
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	tests := []struct {
+		raw string
+		ok  bool
+	}{
+		{`{"a":1}`, true},
+		{`"Grüße"`, true},
+		{`{"a":"\\u0000 is a backslash and text"}`, true},
+		{`{"a":"\\\\u0000"}`, true},
+		{`{"a":"x\u0000"}`, false},
+		{`{"\u0000":1}`, false},
+		{`["ok", ["deep", {"k": "\u0000"}]]`, false},
+		{`{"a":"\\\u0000"}`, false}, // an escaped backslash, then an escaped NUL
+		{"{\"a\":\"\xff\"}", false},
+		{"{\"a\":\"\x00\"}", false},
+		{`[1e700, "\u0000"]`, false},
+		{`[1e700, "ok"]`, true},
+	}
+	for _, tt := range tests {
+		if err := JSON("data", []byte(tt.raw)); (err == nil) != tt.ok {
+			t.Errorf("JSON(%s) = %v, want ok %v", tt.raw, err, tt.ok)
+		}
+	}
+}
+
+// FuzzJSON: JSON refuses exactly the valid JSON documents that hold
+// invalid UTF-8 or a NUL character once decoded.
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `["\\\u0000"]`, "\"\xff\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		err := JSON("data", raw)
+		v, derr := decode(raw)
+		if derr != nil {
+			t.Fatalf("json.Valid but not decodable: %q: %v", raw, derr)
+		}
+		want := !utf8.Valid(raw) || hasNUL(v)
+		if (err != nil) != want {
+			t.Fatalf("JSON(%q) = %v, want refused %v", raw, err, want)
+		}
+	})
+}
