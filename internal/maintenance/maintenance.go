@@ -33,8 +33,8 @@ type Store interface {
 type Runner struct {
 	Store     Store
 	Now       func() time.Time // the clock; time.Now when nil
-	Owner     string        // this node
-	Retention time.Duration // finished events older than this are deleted
+	Owner     string           // this node
+	Retention time.Duration    // finished events older than this are deleted
 	Log       *slog.Logger
 	// Released is called when expired leases went back to the queue.
 	Released func()
