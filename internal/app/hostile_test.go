@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/postbode/postbode/internal/app/apptest"
@@ -44,6 +47,49 @@ func TestResponseBodyThatIsNotText(t *testing.T) {
 				// ...and the odd one's delivery succeeded: it got a 200.
 				waitDelivery(t, srv, ws, oddEvent, "succeeded")
 			})
+		}
+	})
+}
+
+// TestAttemptListStaysSmallWithLargeResponseHeaders: the attempt log cuts
+// bodies at 4 KiB in a list "so that a page stays small". A receiver
+// answering with 64 KiB of headers (what an attempt keeps of them) makes
+// every listed attempt 64 KiB anyway: ?limit=100 is then about 7 MB. The
+// headers, like the bodies, must be cut in a list and kept whole in the
+// single-attempt view.
+func TestAttemptListStaysSmallWithLargeResponseHeaders(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
+		srv := apptest.Start(t, engine)
+		ws := srv.Workspace(t, "invoice.paid")
+		rc := apptest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+			for i := range 150 {
+				w.Header().Set(fmt.Sprintf("X-Big-%03d", i), strings.Repeat("v", 1000))
+			}
+		})
+		sub := createSubscription(t, srv, ws, rc.URL+"/hook", nil)
+		const n = 10
+		for range n {
+			srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/subscriptions/"+sub.ID+"/test", nil, http.StatusOK, nil)
+		}
+		status, page := srv.Do(t, "GET", "/api/v1/workspaces/"+ws+"/subscriptions/"+sub.ID+"/attempts?limit=100", nil)
+		if status != http.StatusOK {
+			t.Fatalf("attempts: %d %s", status, page)
+		}
+		var list struct{ Data []json.RawMessage }
+		if err := json.Unmarshal(page, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Data) != n {
+			t.Fatalf("%d attempts listed, want %d", len(list.Data), n)
+		}
+		// A listed attempt holds at most 4 KiB of each body; allow as much
+		// again for headers and the rest.
+		const most = 16 << 10
+		for i, a := range list.Data {
+			if len(a) > most {
+				t.Errorf("listed attempt %d is %d bytes, want at most %d: the response headers are not cut in a list", i, len(a), most)
+				break
+			}
 		}
 	})
 }
