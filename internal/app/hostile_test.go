@@ -93,3 +93,43 @@ func TestAttemptListStaysSmallWithLargeResponseHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestMaskedPasswordKeptWhenURLPathChanges: a client that reads the URL
+// as shown (https://user:***@host/a) and changes only its path sends the
+// password back as ***. Postbode must keep the real one (or refuse the
+// change), never store and send the literal "***" as the password. The
+// same for a masked header sent back for a header that had no value.
+func TestMaskedPasswordKeptWhenURLPathChanges(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
+		srv := apptest.Start(t, engine)
+		ws := srv.Workspace(t, "invoice.paid")
+		rc := apptest.NewReceiver(t, nil)
+		host := strings.TrimPrefix(rc.URL, "http://")
+		sub := createSubscription(t, srv, ws, "http://user:s3cret@"+host+"/a", nil)
+		path := "/api/v1/workspaces/" + ws + "/subscriptions/" + sub.ID
+
+		status, b := srv.Do(t, "PATCH", path, map[string]any{"url": "http://user:***@" + host + "/b"})
+		switch status {
+		case http.StatusUnprocessableEntity:
+			// Refused: the client must send the password again. Fine.
+		case http.StatusOK:
+			srv.JSON(t, "POST", path+"/test", nil, http.StatusOK, nil)
+			got := rc.Requests()
+			user, pass, ok := (&http.Request{Header: got[len(got)-1].Header}).BasicAuth()
+			if !ok || user != "user" || pass != "s3cret" {
+				t.Errorf("after PATCH url with the password as ***, the receiver got user %q password %q, want the real one", user, pass)
+			}
+		default:
+			t.Fatalf("PATCH url: %d %s", status, b)
+		}
+
+		status, b = srv.Do(t, "PATCH", path, map[string]any{"headers": map[string]string{"X-Api-Key": "***"}})
+		if status == http.StatusOK {
+			srv.JSON(t, "POST", path+"/test", nil, http.StatusOK, nil)
+			got := rc.Requests()
+			if v := got[len(got)-1].Header.Get("X-Api-Key"); v == "***" {
+				t.Errorf("PATCH of a new header X-Api-Key as *** (there is no real value to keep): %d, and the receiver got the literal %q; want 422", status, v)
+			}
+		}
+	})
+}
