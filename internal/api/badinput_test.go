@@ -431,6 +431,9 @@ func fieldCases() []badCase {
 		{"name_too_long", `{"name":"` + long(201) + `"}`, "name", ""},
 		{"name_nul", `{"name":"a\u0000b"}`, "name", ""},
 		{"name_newline", `{"name":"a\nb"}`, "name", ""},
+		// A lone surrogate escape is no Unicode text: the JSON decoder
+		// would quietly store U+FFFD instead.
+		{"name_lone_surrogate", `{"name":"a\ud800"}`, "name", ""},
 	})
 
 	addAll("POST", etPath, unproc, []fc{
@@ -457,6 +460,8 @@ func fieldCases() []badCase {
 		{"schema_remote_ref", `{"name":"a.b","label":"L","schema":{"$ref":"http://169.254.169.254/schema.json"}}`, "schema", ""},
 		{"label_nul", `{"name":"a.b","label":"L\u0000"}`, "label", ""},
 		{"description_nul", `{"name":"a.b","label":"L","description":"d\u0000"}`, "description", ""},
+		{"label_lone_surrogate", `{"name":"a.b","label":"L\ud800"}`, "label", ""},
+		{"schema_lone_surrogate", `{"name":"c.d","label":"L","schema":{"description":"\ud800"}}`, "schema", ""},
 	})
 	out = append(out, badCase{name: "POST " + etPath + "/duplicate", method: "POST", path: etPath,
 		body: `{"name":"invoice.paid","label":"Again"}`, status: http.StatusConflict, code: "event_type_exists", mention: "invoice.paid"})
@@ -482,6 +487,14 @@ func fieldCases() []badCase {
 		{"subject_blank", `{"type":"invoice.paid","data":{},"subject":" "}`, "subject", ""},
 		{"subject_object", `{"type":"invoice.paid","data":{},"subject":{}}`, "subject", ""},
 		{"subject_too_long", `{"type":"invoice.paid","data":{},"subject":"` + long(256) + `"}`, "subject", ""},
+		// Lone surrogate escapes: U+FFFD would be stored in their place in
+		// strings, and data would keep an escape that strict receivers'
+		// JSON parsers refuse.
+		{"data_lone_surrogate", `{"type":"invoice.paid","data":{"a":"\ud800"}}`, "data", ""},
+		{"data_lone_surrogate_key", `{"type":"invoice.paid","data":{"\udc00":1}}`, "data", ""},
+		{"data_reversed_surrogates", `{"type":"invoice.paid","data":"\udc00\ud800"}`, "data", ""},
+		{"subject_lone_surrogate", `{"type":"invoice.paid","data":{},"subject":"user/\ud800"}`, "subject", ""},
+		{"user_id_lone_surrogate", `{"type":"invoice.paid","data":{},"user_id":"u\udfff"}`, "user_id", ""},
 	}
 	addAll("POST", evPath, unproc, eventCases)
 	// The same mistakes in the second event of a batch name it; the first,
@@ -581,6 +594,13 @@ func fieldCases() []badCase {
 		{"headers_control_value", `"headers":{"X-A":"a\u0001b"}`, "headers.X-A", ""},
 		{"headers_del_value", `"headers":{"X-A":"a\u007fb"}`, "headers.X-A", ""},
 		{"headers_value_too_long", `"headers":{"X-A":"` + long(4097) + `"}`, "headers.X-A", ""},
+		{"headers_lone_surrogate", `"headers":{"X-A":"a\ud800"}`, "headers.X-A", ""},
+		{"name_lone_surrogate", `"name":"a\ud800"`, "name", ""},
+		{"url_lone_surrogate", `"url":"http://127.0.0.1:9/?q=\ud800"`, "url", ""},
+		// A wrong type inside a list or map names the element, as other
+		// errors there do.
+		{"headers_number_value_named", `"headers":{"X-A":1}`, "headers.X-A", ""},
+		{"event_types_number_indexed", `"event_types":["invoice.paid",1]`, "event_types[1]", ""},
 		{"timeout_zero", `"timeout_seconds":0`, "timeout_seconds", ""},
 		{"timeout_31", `"timeout_seconds":31`, "timeout_seconds", ""},
 		{"timeout_negative", `"timeout_seconds":-1`, "timeout_seconds", ""},
