@@ -8,6 +8,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/postbode/postbode/internal/auth"
@@ -73,9 +74,24 @@ func New(opt Options) *Server {
 	return s
 }
 
-// ServeHTTP answers /api/v1 requests.
+// ServeHTTP answers /api/v1 requests. A path that is not clean (//, /./,
+// /../) names no route: ServeMux would answer it with a redirect and an
+// HTML body, where an API client expects the JSON 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != cleanPath(p) {
+		s.fail(w, r, errs.New(errs.NotFound, "not_found", "no such route: %s %s (the path is not clean)", r.Method, p))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux cleans.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // unrouted answers requests no route takes with a JSON 405, naming the

@@ -360,6 +360,8 @@ func genericCases(f *fixture) []badCase {
 		"/api/v1/workspaces/{ws}/", "/api/v1/workspaces/{ws}/nope", "/api/v1/workspaces/{ws}/events/",
 		"/api/v1/workspaces/{ws}/subscriptions/{sub}/nope", "/api/v1/workspaces/{ws}/subscriptions/{sub}/test/x",
 		"/api/v1/workspaces/{ws}/deliveries/{dlv}/nope", "/api/v1/WORKSPACES",
+		"/api/v1/workspaces/{ws}//subscriptions", "/api/v1/workspaces/{ws}/./subscriptions",
+		"/api/v1/workspaces/{ws}/x/../subscriptions",
 	} {
 		if len(allowed[path]) > 0 {
 			panic("not an unknown route: " + path)

@@ -18,6 +18,7 @@ import (
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/validate"
 )
 
 // maxBody caps every request body.
@@ -115,11 +116,13 @@ func decode(r *http.Request, v any, optional bool) error {
 		}
 	}
 	// The JSON decoder would quietly turn invalid UTF-8 in strings into
-	// U+FFFD, and keep it as it is in raw values: refuse it instead.
+	// U+FFFD, and keep it as it is in raw values: refuse it instead. It
+	// would do the same with unpaired surrogate escapes (\ud800): those are
+	// marked, so that the service refuses the field that holds one.
 	if !utf8.Valid(body) {
 		return errs.New(errs.Malformed, "invalid_encoding", "the request body is not valid UTF-8")
 	}
-	return unmarshal(body, v)
+	return unmarshal(validate.MarkLoneSurrogates(body), v)
 }
 
 // unmarshal decodes one JSON object strictly: unknown fields and wrong
@@ -156,7 +159,11 @@ func unmarshalAt(prefix string, body []byte, v any) error {
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return errs.Invalidf(prefix+field, "is not a known field")
 		default:
-			// Errors from a field's own UnmarshalJSON (a bad duration, say).
+			// Errors from a field's own UnmarshalJSON: a service's, naming
+			// the field, or another (a bad duration, say).
+			if e, ok := errs.As(err); ok {
+				return errs.Prefix(strings.TrimSuffix(prefix, "."), e)
+			}
 			return errs.New(errs.Invalid, "invalid_field", "%v", err)
 		}
 	}

@@ -108,11 +108,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
-	mux.Handle("/api/", apiServer)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Postbode %s\nManagement API: /api/v1 (see the README)\n", version.Version)
 	})
-	a.Handler = mux
+	// The API takes its own paths whole, so that the mux's redirect of an
+	// unclean path (an HTML body) never answers an API client.
+	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			apiServer.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	return a, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -574,14 +575,38 @@ func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 		outs[i] = batch[i].Outcome
 	}
 	var disabled []string
-	for try := 0; ; try++ {
+	// Chunks still to write. A store that refuses a chunk for anything but
+	// being out of reach has met a result it cannot keep: the chunk is
+	// split, so that one such result cannot hold up every other one.
+	chunks := [][]store.Outcome{outs}
+	for try := 0; len(chunks) > 0; try++ {
+		chunk := chunks[len(chunks)-1]
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		var err error
-		disabled, err = d.store.CompleteDeliveries(ctx, time.Now().UTC(), outs)
+		dis, err := d.store.CompleteDeliveries(ctx, time.Now().UTC(), chunk)
 		cancel()
 		if err == nil {
 			writes.ok()
-			break
+			disabled = append(disabled, dis...)
+			chunks = chunks[:len(chunks)-1]
+			continue
+		}
+		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			if len(chunk) > 1 {
+				h := len(chunk) / 2
+				chunks = append(chunks[:len(chunks)-1], chunk[h:], chunk[:h])
+				continue
+			}
+			if a := chunk[0].Attempt; a != nil && a.Response != nil {
+				// Keep the delivery's outcome; give up what of the answer
+				// the store would not take.
+				d.opt.Log.Error("the store refused an attempt's response; keeping the outcome without it",
+					"delivery_id", chunk[0].DeliveryID, "err", err)
+				kept := *a
+				kept.Response = nil
+				kept.Error = strings.TrimPrefix(kept.Error+"; ", "; ") + "the response could not be stored"
+				chunk[0].Attempt = &kept
+				continue
+			}
 		}
 		wait := writes.failed(err)
 		// Never drop a result while running: the leases keep the deliveries
@@ -592,7 +617,11 @@ func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 		stopping := d.stopping
 		d.mu.Unlock()
 		if stopping && try >= 2 {
-			d.opt.Log.Error("dropping delivery results at shutdown; they will be sent again", "err", err, "count", len(outs))
+			n := 0
+			for _, c := range chunks {
+				n += len(c)
+			}
+			d.opt.Log.Error("dropping delivery results at shutdown; they will be sent again", "err", err, "count", n)
 			break
 		}
 		time.Sleep(wait)

@@ -287,11 +287,16 @@ type queueStore struct {
 	maxLeased      int64             // the most the leased deliveries ever weighed
 	finished       map[string]string // delivery id → status
 	errUnreachable error
+	// refuse, when set, makes CompleteDeliveries fail a batch holding an
+	// outcome it refuses, as a store does one holding text it cannot keep.
+	refuse   func(store.Outcome) bool
+	attempts map[string]*store.Attempt // the attempt written with each finished delivery
 }
 
 func newQueueStore(sub *store.Subscription) *queueStore {
 	return &queueStore{sub: sub, leased: map[string]store.ClaimedDelivery{}, finished: map[string]string{},
-		errUnreachable: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")}
+		attempts:       map[string]*store.Attempt{},
+		errUnreachable: fmt.Errorf("%w: dial tcp 127.0.0.1:5432: connect: connection refused", store.ErrUnavailable)}
 }
 
 // add stores a pending delivery, due now, of an event with data.
@@ -399,6 +404,11 @@ func (s *queueStore) CompleteDeliveries(ctx context.Context, _ time.Time, outs [
 		return nil, s.errUnreachable
 	}
 	for _, o := range outs {
+		if s.refuse != nil && s.refuse(o) {
+			return nil, errors.New("invalid byte sequence for encoding \"UTF8\": 0x00 (SQLSTATE 22021)")
+		}
+	}
+	for _, o := range outs {
 		cd, ok := s.leased[o.DeliveryID]
 		if !ok {
 			continue
@@ -410,6 +420,7 @@ func (s *queueStore) CompleteDeliveries(ctx context.Context, _ time.Time, outs [
 			continue
 		}
 		s.finished[o.DeliveryID] = o.Status
+		s.attempts[o.DeliveryID] = o.Attempt
 	}
 	return nil, nil
 }
@@ -599,6 +610,56 @@ func TestResultWriterBacksOff(t *testing.T) {
 	}
 	if f, r := logs.lines("ERROR", "writing delivery results"), logs.lines("INFO", "writing delivery results"); len(f) != 1 || len(r) != 1 {
 		t.Errorf("logged %d failure and %d recovery lines, want 1 and 1:\n%s", len(f), len(r), logs.b.String())
+	}
+}
+
+// TestAResultTheStoreRefusesHoldsUpNoOther: a batch the store refuses for
+// something else than being out of reach is split until the one result it
+// cannot keep is alone; that one is kept without the response, and every
+// other result of the batch is written.
+func TestAResultTheStoreRefusesHoldsUpNoOther(t *testing.T) {
+	sub := testSubscription()
+	st := newQueueStore(sub)
+	var batch []outcome
+	for i := range 9 {
+		cd := st.add(fmt.Sprintf("dlv_%d", i), []byte(`{}`))
+		a := &store.Attempt{ID: fmt.Sprintf("att_%d", i), Response: &store.AttemptResponse{Status: 200, Body: "fine"}}
+		if i == 5 {
+			a.Response.Body = "poison"
+		}
+		batch = append(batch, outcome{Outcome: store.Outcome{DeliveryID: cd.Delivery.ID, SubscriptionID: sub.ID,
+			Status: store.DeliverySucceeded, Attempt: a}, weight: weight(2)})
+	}
+	if _, err := st.ClaimDeliveries(t.Context(), store.Claim{Limit: 9, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st.refuse = func(o store.Outcome) bool {
+		return o.Attempt != nil && o.Attempt.Response != nil && o.Attempt.Response.Body == "poison"
+	}
+	var logs logBuffer
+	d := New(st, nil, Options{Owner: "node_test", Concurrency: 1, Metrics: metrics.New(nil),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	d.mem.add(9 * weight(2))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.write(batch, &backoff{what: "writing delivery results", log: d.opt.Log})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer is stuck on a result the store refuses")
+	}
+	for i := range 9 {
+		if got := st.status(fmt.Sprintf("dlv_%d", i)); got != store.DeliverySucceeded {
+			t.Errorf("dlv_%d is %q, want succeeded", i, got)
+		}
+	}
+	if kept := st.attempts["dlv_5"]; kept == nil || kept.Response != nil || !strings.Contains(kept.Error, "could not be stored") {
+		t.Errorf("the refused attempt was kept as %+v", kept)
+	}
+	if len(logs.lines("ERROR", "refused an attempt's response")) != 1 {
+		t.Errorf("logs:\n%s", logs.b.String())
 	}
 }
 

@@ -12,9 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"slices"
+	"unicode/utf8"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,10 +35,6 @@ const (
 	maxResponseHeaders = 64 << 10 // names and values together
 	maxHeaderBytes     = 1 << 20
 )
-
-// cutHeader is the entry an attempt's response headers gain when some were
-// left out; its value says how many.
-const cutHeader = "Postbode-Headers-Truncated"
 
 // Sender sends one webhook request at a time; it is safe for concurrent use.
 type Sender struct {
@@ -201,17 +196,17 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	resp, err := s.client.Do(req)
 	if err != nil {
 		a.DurationMS = time.Since(start).Milliseconds()
-		a.Error = describe(err, sub.TimeoutSeconds)
+		a.Error = text(describe(err, sub.TimeoutSeconds))
 		return result{attempt: a}
 	}
 	respBody, readErr := readBody(resp.Body)
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
-	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: respBody}
+	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: text(respBody)}
 	r := result{attempt: a}
 	switch {
 	case readErr != nil:
-		r.attempt.Error = "reading the response: " + describe(readErr, sub.TimeoutSeconds)
+		r.attempt.Error = text("reading the response: " + describe(readErr, sub.TimeoutSeconds))
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.ok = true
 	case resp.StatusCode == http.StatusGone:
@@ -306,39 +301,25 @@ func readBody(r io.Reader) (string, error) {
 }
 
 // flatten returns response headers as an attempt keeps them: values
-// joined, at most maxResponseHeaders bytes of names and values in all.
+// joined, as text, at most maxResponseHeaders bytes of names and values in all.
 func flatten(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
-	size := 0
 	for k, v := range h {
-		out[k] = strings.Join(v, ", ")
-		size += len(k) + len(out[k])
+		out[text(k)] = text(strings.Join(v, ", "))
 	}
-	if size > maxResponseHeaders {
-		cut(out, size)
-	}
+	store.CapHeaders(out, maxResponseHeaders)
 	return out
 }
 
-// cut leaves out of h, which holds size bytes, the headers that do not fit
-// in maxResponseHeaders, in name order so that the same answer keeps the
-// same headers, skipping a large one rather than stopping at it so that the
-// small ones still fit, and adds cutHeader saying how much was left out.
-func cut(h map[string]string, size int) {
-	const noteRoom = 200 // for cutHeader itself
-	room := maxResponseHeaders - noteRoom
-	total, dropped, droppedSize := len(h), 0, 0
-	for _, k := range slices.Sorted(maps.Keys(h)) {
-		if n := len(k) + len(h[k]); n <= room {
-			room -= n
-		} else {
-			delete(h, k)
-			dropped++
-			droppedSize += n
-		}
+// text is s as an attempt keeps what a receiver sent: valid UTF-8 without
+// NUL characters, what every store engine can keep as text. A receiver may
+// answer anything; one that answers bytes must not keep its attempts (and
+// with them every other result in the batch) from being written.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
 	}
-	h[cutHeader] = fmt.Sprintf("%d of %d headers (%d of %d bytes) left out: an attempt keeps at most %d bytes of response headers",
-		dropped, total, droppedSize, size, maxResponseHeaders)
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // describe turns a transport error into the sentence an attempt shows.

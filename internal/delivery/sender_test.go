@@ -497,8 +497,8 @@ func TestSendCapsResponseHeaders(t *testing.T) {
 			if size > maxResponseHeaders {
 				t.Errorf("kept %d bytes of response headers, want at most %d", size, maxResponseHeaders)
 			}
-			if note, cut := kept[cutHeader]; cut != tt.wantCut || cut && !strings.Contains(note, "left out") {
-				t.Errorf("%s = %q (present: %v), want present: %v", cutHeader, note, cut, tt.wantCut)
+			if note, cut := kept[store.HeadersCutHeader]; cut != tt.wantCut || cut && !strings.Contains(note, "left out") {
+				t.Errorf("%s = %q (present: %v), want present: %v", store.HeadersCutHeader, note, cut, tt.wantCut)
 			}
 			for _, k := range tt.wantKept {
 				if _, ok := kept[k]; !ok {

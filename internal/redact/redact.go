@@ -61,9 +61,11 @@ func Headers(h map[string]string) map[string]string {
 }
 
 // URL returns raw with the password of its userinfo replaced by Mask; the
-// user name and everything else stay as written. A URL that does not parse
-// is treated as if everything from its "//" to its last '@' were userinfo,
-// so that a malformed URL cannot show a password either.
+// user name and everything else stay as written. A user name without a
+// password is masked whole, since services that take one secret in a URL
+// often take it as the user name (https://<key>@host). A URL that does not
+// parse is treated as if everything from its "//" to its last '@' were
+// userinfo, so that a malformed URL cannot show a password either.
 func URL(raw string) string {
 	if !strings.Contains(raw, "@") { // no userinfo: the common case costs no parse
 		return raw
@@ -73,8 +75,17 @@ func URL(raw string) string {
 		start = 0
 	}
 	var end int // where the userinfo ends: its '@'
+	userOnly := false
 	if u, err := url.Parse(raw); err == nil {
-		if p, ok := u.User.Password(); !ok || p == "" {
+		if u.User == nil {
+			return raw
+		}
+		if p, ok := u.User.Password(); !ok {
+			if u.User.Username() == "" {
+				return raw
+			}
+			userOnly = true
+		} else if p == "" {
 			return raw
 		}
 		// As url.Parse reads it: the authority ends at the path, query or
@@ -89,6 +100,9 @@ func URL(raw string) string {
 		if end < start {
 			return raw
 		}
+	}
+	if userOnly {
+		return raw[:start] + Mask + raw[end:]
 	}
 	colon := strings.IndexByte(raw[start:end], ':')
 	if colon < 0 {

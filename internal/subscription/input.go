@@ -22,23 +22,73 @@ import (
 
 // Input is the body of a create or a change; absent fields are nil.
 type Input struct {
-	Name              *string           `json:"name"`
-	Mode              *string           `json:"mode"`
-	URL               *string           `json:"url"`
-	EventTypes        []string          `json:"event_types"`
-	Status            *string           `json:"status"`
-	Payload           *string           `json:"payload"`
-	Format            *string           `json:"format"`
-	Headers           map[string]string `json:"headers"`
-	SignatureScheme   *string           `json:"signature_scheme"`
-	SignatureHeader   *string           `json:"signature_header"`
-	Secret            *string           `json:"secret"`
-	TimeoutSeconds    *int              `json:"timeout_seconds"`
-	FailureThreshold  *int              `json:"failure_threshold"`
-	RetrySchedule     json.RawMessage   `json:"retry_schedule"` // null: back to the server's default
-	APIVersion        json.RawMessage   `json:"api_version"`
-	Auth              *string           `json:"auth"`
-	CoalesceBySubject *bool             `json:"coalesce_by_subject"`
+	Name              *string         `json:"name"`
+	Mode              *string         `json:"mode"`
+	URL               *string         `json:"url"`
+	EventTypes        Names           `json:"event_types"`
+	Status            *string         `json:"status"`
+	Payload           *string         `json:"payload"`
+	Format            *string         `json:"format"`
+	Headers           Headers         `json:"headers"`
+	SignatureScheme   *string         `json:"signature_scheme"`
+	SignatureHeader   *string         `json:"signature_header"`
+	Secret            *string         `json:"secret"`
+	TimeoutSeconds    *int            `json:"timeout_seconds"`
+	FailureThreshold  *int            `json:"failure_threshold"`
+	RetrySchedule     json.RawMessage `json:"retry_schedule"` // null: back to the server's default
+	APIVersion        json.RawMessage `json:"api_version"`
+	Auth              *string         `json:"auth"`
+	CoalesceBySubject *bool           `json:"coalesce_by_subject"`
+}
+
+// Headers is a JSON object of header names and values, decoded so that a
+// value of another type names its header ("headers.X-Api-Key").
+type Headers map[string]string
+
+// UnmarshalJSON decodes the object, or null for none.
+func (h *Headers) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*h = nil
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(b, &raw) != nil {
+		return errs.Invalidf("headers", "must be an object of header names and their values")
+	}
+	out := make(Headers, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return errs.Invalidf("headers."+k, "must be a string")
+		}
+		out[k] = s
+	}
+	*h = out
+	return nil
+}
+
+// Names is a JSON array of event type names, decoded so that an element of
+// another type names its place ("event_types[1]").
+type Names []string
+
+// UnmarshalJSON decodes the array, or null for none.
+func (n *Names) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = nil
+		return nil
+	}
+	var raw []json.RawMessage
+	if json.Unmarshal(b, &raw) != nil {
+		return errs.Invalidf("event_types", "must be an array of event type names")
+	}
+	out := make(Names, len(raw))
+	for i, v := range raw {
+		if json.Unmarshal(v, &out[i]) != nil {
+			return errs.Invalidf("event_types["+strconv.Itoa(i)+"]", "must be a string")
+		}
+	}
+	*n = out
+	return nil
 }
 
 // Limits on what a subscription holds.
@@ -76,11 +126,16 @@ func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input)
 		}
 	}
 	if in.URL != nil && *in.URL != shown(sub.URL) {
-		// A URL sent back as it was shown, password masked, is no change.
-		if err := s.checkURL(ctx, *in.URL); err != nil {
+		// A URL sent back as it was shown, password masked, is no change;
+		// one changed elsewhere keeps its masked password.
+		raw, err := keepMaskedURL(*in.URL, sub.URL)
+		if err != nil {
 			return err
 		}
-		sub.URL = *in.URL
+		if err := s.checkURL(ctx, raw); err != nil {
+			return err
+		}
+		sub.URL = raw
 	}
 	if sub.URL == "" {
 		return errs.Invalidf("url", "is required for push subscriptions")
@@ -89,7 +144,7 @@ func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input)
 		if err := s.opt.Workspaces.CheckEventTypes(ctx, sub.WorkspaceID, in.EventTypes); err != nil {
 			return err
 		}
-		sub.EventTypes = in.EventTypes
+		sub.EventTypes = []string(in.EventTypes)
 	}
 	if err := oneOf("payload", in.Payload, &sub.Payload, "full", "notification"); err != nil {
 		return err
@@ -110,7 +165,9 @@ func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input)
 		sub.SignatureHeader = *in.SignatureHeader
 	}
 	if in.Headers != nil {
-		keepMasked(in.Headers, sub.Headers)
+		if err := keepMasked(in.Headers, sub.Headers); err != nil {
+			return err
+		}
 		if err := checkHeaders(in.Headers, sub.SignatureHeader); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -301,6 +302,14 @@ func (s *Service) ListAttempts(ctx context.Context, p *auth.Principal, ws, subID
 	if err != nil {
 		return out, notFound(err, "subscription")
 	}
+	// The store cut the bodies; headers are cut here, as the sender kept
+	// up to 64 KiB of them: a page stays small whatever receivers answer.
+	for i := range as {
+		store.CapHeaders(as[i].Request.Headers, store.ListBodyLimit)
+		if as[i].Response != nil {
+			store.CapHeaders(as[i].Response.Headers, store.ListBodyLimit)
+		}
+	}
 	return listing.Cut(as, pg, func(a *store.Attempt) string { return a.ID }), nil
 }
 
@@ -317,21 +326,51 @@ func (s *Service) Attempt(ctx context.Context, p *auth.Principal, ws, subID, att
 	return a, notFound(err, "attempt")
 }
 
-// masked is how a secret value is shown; a client that sends it back
-// unchanged keeps the secret it stands for.
-const masked = "***"
-
 // keepMasked puts back, in headers sent as a client read them, the values
-// the client only saw masked.
-func keepMasked(in, old map[string]string) {
+// the client only saw masked. A masked value with nothing behind it would
+// send "***" as the secret: refused.
+func keepMasked(in, old map[string]string) error {
 	for k, v := range in {
-		if v != masked || !redact.Sensitive(k) {
+		if v != redact.Mask || !redact.Sensitive(k) {
 			continue
 		}
+		kept := false
 		for ok, ov := range old {
 			if strings.EqualFold(ok, k) {
-				in[k] = ov
+				in[k], kept = ov, true
 			}
 		}
+		if !kept {
+			return errs.Invalidf("headers."+k, "%s stands for a value shown masked, and this header has none yet; send the real value", redact.Mask)
+		}
 	}
+	return nil
+}
+
+// keepMaskedURL puts back the password of a URL sent as the client read it,
+// masked, when it is still for the same user on the same host; a masked
+// password for anywhere else is refused rather than sent as "***".
+func keepMaskedURL(raw, old string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw, nil
+	}
+	pw, hasPW := u.User.Password()
+	userMasked := !hasPW && u.User.Username() == redact.Mask
+	if !userMasked && (!hasPW || pw != redact.Mask) {
+		return raw, nil
+	}
+	o, err := url.Parse(old)
+	if err == nil && o.User != nil && o.Scheme == u.Scheme && o.Host == u.Host {
+		opw, oHasPW := o.User.Password()
+		switch {
+		case userMasked && !oHasPW: // https://<key>@host, the key masked
+			u.User = o.User
+			return u.String(), nil
+		case !userMasked && oHasPW && o.User.Username() == u.User.Username():
+			u.User = url.UserPassword(o.User.Username(), opw)
+			return u.String(), nil
+		}
+	}
+	return "", errs.Invalidf("url", "%s stands for a secret shown masked, and this URL's user and host have none; send the real one", redact.Mask)
 }

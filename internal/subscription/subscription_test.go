@@ -268,3 +268,30 @@ func TestActionsTellTheCaches(t *testing.T) {
 		}
 	})
 }
+
+// TestMaskedSecretsSentBack: a URL whose key is its user name is masked
+// whole; sent back masked with another path, the URL keeps its secret; a
+// masked value that stands for nothing is refused, never sent as "***".
+func TestMaskedSecretsSentBack(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		c := e.create(t, &subscription.Input{URL: ptr("https://sk_live_42@example.com/a")})
+		if c.URL != "https://***@example.com/a" {
+			t.Errorf("shown as %s", c.URL)
+		}
+		if _, err := e.svc.Update(e.ctx, e.admin, e.ws, c.ID, &subscription.Input{URL: ptr("https://***@example.com/b")}); err != nil {
+			t.Fatal(err)
+		}
+		if real, _ := st.GetSubscription(e.ctx, e.ws, c.ID); real.URL != "https://sk_live_42@example.com/b" {
+			t.Errorf("stored %s, want the key kept with the new path", real.URL)
+		}
+		for name, in := range map[string]*subscription.Input{
+			"masked user for another host":   {URL: ptr("https://***@other.example.com/")},
+			"masked password where none was": {URL: ptr("https://u:***@example.com/")},
+			"masked header never set":        {Headers: map[string]string{"X-Api-Key": "***"}},
+		} {
+			_, err := e.svc.Update(e.ctx, e.admin, e.ws, c.ID, in)
+			servicetest.Check(t, name, err, servicetest.Want{Kind: errs.Invalid})
+		}
+	})
+}

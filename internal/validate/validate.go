@@ -7,7 +7,6 @@ package validate
 
 import (
 	"bytes"
-	"encoding/json"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +17,10 @@ import (
 // MaxName bounds names and labels.
 const MaxName = 200
 
+// noNUL is the refusal of a NUL character, or of an unpaired surrogate
+// escape, which MarkLoneSurrogates turns into one.
+const noNUL = `must not contain NUL characters (\u0000) or unpaired surrogates (such as \ud800)`
+
 // Text refuses v unless it is valid UTF-8 without NUL characters and at most
 // maxLen bytes long (maxLen 0: no length rule).
 func Text(field, v string, maxLen int) error {
@@ -25,7 +28,7 @@ func Text(field, v string, maxLen int) error {
 		return errs.Invalidf(field, "must be valid UTF-8 text")
 	}
 	if strings.IndexByte(v, 0) >= 0 {
-		return errs.Invalidf(field, "must not contain NUL characters")
+		return errs.Invalidf(field, noNUL)
 	}
 	if maxLen > 0 && len(v) > maxLen {
 		return errs.Invalidf(field, "must be at most %d characters", maxLen)
@@ -105,56 +108,106 @@ func HeaderName(name string) bool {
 
 // JSON checks a JSON value kept byte for byte (an event's data): it must be
 // valid UTF-8 and hold no NUL character, not even as the escape \u0000,
-// since a receiver storing it in PostgreSQL's jsonb would fail on it.
+// since a receiver storing it in PostgreSQL's jsonb would fail on it, and
+// no unpaired surrogate escape such as \ud800, which stands for no text and
+// which strict parsers refuse.
 func JSON(field string, raw []byte) error {
 	if !utf8.Valid(raw) {
 		return errs.Invalidf(field, "must be valid UTF-8")
 	}
 	if bytes.IndexByte(raw, 0) >= 0 {
-		return errs.Invalidf(field, "must not contain NUL characters")
+		return errs.Invalidf(field, noNUL)
 	}
-	// The common case costs one scan; only a document that holds the
-	// sequence is decoded, to tell an escaped NUL from an escaped
-	// backslash followed by "u0000".
-	if !bytes.Contains(raw, []byte(`\u0000`)) {
-		return nil
-	}
-	v, err := decode(raw)
-	if err != nil {
-		return errs.Invalidf(field, "must be valid JSON")
-	}
-	if hasNUL(v) {
-		return errs.Invalidf(field, `must not contain NUL characters (\u0000)`)
+	if nul, lone := scanEscapes(raw, nil); nul || lone {
+		return errs.Invalidf(field, noNUL)
 	}
 	return nil
 }
 
-// decode reads a JSON document with numbers kept as text, so that no
-// number is too large to read.
-func decode(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	return v, err
+// MarkLoneSurrogates returns body with every unpaired surrogate escape in
+// its strings (\ud800 without its low half, or a low half alone) replaced
+// by \u0000, in place in a copy (both are six bytes). A JSON decoder would
+// otherwise quietly read them as U+FFFD; so marked, the field that holds one
+// is refused by Text or JSON as holding a NUL, and named. body must be
+// valid JSON; body itself is returned when it holds none.
+func MarkLoneSurrogates(body []byte) []byte {
+	var marks []int
+	scanEscapes(body, func(at int) { marks = append(marks, at) })
+	if len(marks) == 0 {
+		return body
+	}
+	out := bytes.Clone(body)
+	for _, at := range marks {
+		copy(out[at:], `\u0000`)
+	}
+	return out
 }
 
-func hasNUL(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return strings.IndexByte(x, 0) >= 0
-	case []any:
-		for _, e := range x {
-			if hasNUL(e) {
-				return true
-			}
+// scanEscapes walks the strings of a JSON document for \u escapes: it
+// reports whether one is \u0000 and whether one is an unpaired surrogate,
+// calling lone, when set, with the offset of each unpaired one.
+func scanEscapes(raw []byte, lone func(at int)) (nul, unpaired bool) {
+	if !bytes.Contains(raw, []byte(`\u`)) {
+		return false, false
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !inString {
+			inString = c == '"'
+			continue
 		}
-	case map[string]any:
-		for k, e := range x {
-			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
-				return true
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if i+1 < len(raw) && raw[i+1] == 'u' {
+				r, ok := hex4(raw, i+2)
+				switch {
+				case !ok:
+				case r == 0:
+					nul = true
+				case r >= 0xd800 && r < 0xdc00:
+					if low, ok := hex4(raw, i+8); ok && raw[i+6] == '\\' && raw[i+7] == 'u' && low >= 0xdc00 && low < 0xe000 {
+						i += 6 // the pair's low half
+						break
+					}
+					unpaired = true
+					if lone != nil {
+						lone(i)
+					}
+				case r >= 0xdc00 && r < 0xe000:
+					unpaired = true
+					if lone != nil {
+						lone(i)
+					}
+				}
+				i += 5
+				continue
 			}
+			i++ // the escaped character
 		}
 	}
-	return false
+	return nul, unpaired
+}
+
+// hex4 reads the four hex digits at raw[at:].
+func hex4(raw []byte, at int) (rune, bool) {
+	if at+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

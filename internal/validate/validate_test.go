@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -95,6 +96,14 @@ func TestJSON(t *testing.T) {
 		{"{\"a\":\"\x00\"}", false},
 		{`[1e700, "\u0000"]`, false},
 		{`[1e700, "ok"]`, true},
+		{`"\ud83d\ude00"`, true}, // a pair: one character
+		{`"\uD83D\uDE00"`, true},
+		{`"\ud800"`, false},
+		{`"\udc00\ud800"`, false}, // reversed
+		{`"\ud800\u0041"`, false},
+		{`"\ud800x"`, false},
+		{`{"\udfff":1}`, false},
+		{`"\\ud800"`, true}, // an escaped backslash, then text
 	}
 	for _, tt := range tests {
 		if err := JSON("data", []byte(tt.raw)); (err == nil) != tt.ok {
@@ -104,23 +113,67 @@ func TestJSON(t *testing.T) {
 }
 
 // FuzzJSON: JSON refuses exactly the valid JSON documents that hold
-// invalid UTF-8 or a NUL character once decoded.
+// invalid UTF-8, a NUL character once decoded, or an unpaired surrogate;
+// MarkLoneSurrogates keeps a document valid and its length, and marks
+// exactly the unpaired surrogates.
 func FuzzJSON(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `["\\\u0000"]`, "\"\xff\""} {
+	for _, s := range []string{`{"a":1}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `["\\\u0000"]`, "\"\xff\"",
+		`"\ud800"`, `"\ud83d\ude00"`, `"\udc00\ud800"`, `{"\ud800":"\\ud800"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if !json.Valid(raw) {
 			return
 		}
-		err := JSON("data", raw)
 		v, derr := decode(raw)
 		if derr != nil {
 			t.Fatalf("json.Valid but not decodable: %q: %v", raw, derr)
 		}
-		want := !utf8.Valid(raw) || hasNUL(v)
+		marked := MarkLoneSurrogates(raw)
+		if len(marked) != len(raw) || !json.Valid(marked) {
+			t.Fatalf("MarkLoneSurrogates(%q) = %q", raw, marked)
+		}
+		_, lone := scanEscapes(raw, nil)
+		if lone == bytes.Equal(marked, raw) {
+			t.Fatalf("MarkLoneSurrogates(%q) = %q, unpaired %v", raw, marked, lone)
+		}
+		if _, still := scanEscapes(marked, nil); still {
+			t.Fatalf("MarkLoneSurrogates(%q) left an unpaired surrogate: %q", raw, marked)
+		}
+		err := JSON("data", raw)
+		want := !utf8.Valid(raw) || hasNUL(v) || lone
 		if (err != nil) != want {
 			t.Fatalf("JSON(%q) = %v, want refused %v", raw, err, want)
 		}
 	})
+}
+
+// decode and hasNUL are the fuzz oracle: a real decoder (numbers kept as
+// text, so any size reads) and a walk of what it read.
+func decode(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
