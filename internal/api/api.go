@@ -50,6 +50,7 @@ func New(opt Options) *Server {
 		{"GET /api/v1/workspaces/{ws}/event-types", s.listEventTypes},
 		{"POST /api/v1/workspaces/{ws}/events", s.publish},
 		{"POST /api/v1/workspaces/{ws}/events/batch", s.publishBatch},
+		{"GET /api/v1/workspaces/{ws}/events", s.listEvents},
 		{"GET /api/v1/workspaces/{ws}/events/{id}", s.getEvent},
 		{"POST /api/v1/workspaces/{ws}/subscriptions", s.createSubscription},
 		{"GET /api/v1/workspaces/{ws}/subscriptions", s.listSubscriptions},

@@ -1022,3 +1022,45 @@ func TestSubscriptionTestSend(t *testing.T) {
 		t.Errorf("attempts after 4 tests: %d", len(p.Data))
 	}
 }
+
+// TestListEvents: newest first, filtered, paged; large data left out of
+// the list and shown by the event's own route.
+func TestListEvents(t *testing.T) {
+	srv := apptest.Start(t)
+	ws := srv.Workspace(t, "invoice.paid", "user.created")
+	var ids []string
+	for i := range 5 {
+		typ := []string{"invoice.paid", "user.created"}[i%2]
+		ids = append(ids, srv.Publish(t, ws, typ, map[string]int{"n": i}))
+	}
+	big := srv.Publish(t, ws, "invoice.paid", map[string]string{"text": strings.Repeat("x", 5000)})
+	path := "/api/v1/workspaces/" + ws + "/events"
+	var got []string
+	for _, p := range listAll[struct{ ID string }](t, srv, path+"?type=invoice.paid&limit=2") {
+		for _, e := range p.Data {
+			got = append(got, e.ID)
+		}
+	}
+	if want := []string{big, ids[4], ids[2], ids[0]}; !slices.Equal(got, want) {
+		t.Errorf("invoice.paid events %v, want newest first %v", got, want)
+	}
+	var first page[struct {
+		ID            string
+		Data          json.RawMessage
+		DataTruncated bool `json:"data_truncated"`
+	}]
+	srv.JSON(t, "GET", path+"?limit=1", nil, http.StatusOK, &first)
+	if len(first.Data) != 1 || first.Data[0].ID != big || !first.Data[0].DataTruncated || string(first.Data[0].Data) != "null" {
+		t.Errorf("the large event listed as %+v", first.Data)
+	}
+	var whole struct{ Data json.RawMessage }
+	srv.JSON(t, "GET", path+"/"+big, nil, http.StatusOK, &whole)
+	if len(whole.Data) < 5000 {
+		t.Errorf("the event's own route shows %d bytes of data", len(whole.Data))
+	}
+	var none page[struct{ ID string }]
+	srv.JSON(t, "GET", path+"?since=2999-01-01T00:00:00Z", nil, http.StatusOK, &none)
+	if len(none.Data) != 0 {
+		t.Errorf("events since 2999: %v", none.Data)
+	}
+}

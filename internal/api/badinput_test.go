@@ -48,6 +48,7 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/events":                               {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
 	"POST /api/v1/workspaces/{ws}/events/batch":                         {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
 	"GET /api/v1/workspaces/{ws}/events/{id}":                           {},
+	"GET /api/v1/workspaces/{ws}/events":                                {list: true},
 	"POST /api/v1/workspaces/{ws}/subscriptions":                        {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
 	"GET /api/v1/workspaces/{ws}/subscriptions":                         {list: true},
 	"GET /api/v1/workspaces/{ws}/subscriptions/{id}":                    {},
@@ -645,6 +646,19 @@ func fieldCases() []badCase {
 	addAll("PATCH", subPath, unproc, []fc{
 		{"secret", `{"secret":"whsec_` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `"}`, "secret", ""},
 	})
+
+	for _, c := range []struct{ name, query, mention string }{
+		{"type_invalid", "type=Invoice%20Paid", "type"},
+		{"type_nul", "type=a%00", "type"},
+		{"subject_invalid_utf8", "subject=%FF", "subject"},
+		{"subject_nul", "subject=user%2F%00", "subject"},
+		{"since_garbage", "since=yesterday", "since"},
+		{"since_date_only", "since=2026-01-02", "since"},
+		{"until_number", "until=1767225600", "until"},
+	} {
+		out = append(out, badCase{name: "GET " + evPath + "?" + c.name, method: "GET", path: evPath + "?" + c.query,
+			status: unproc, code: "invalid_field", mention: c.mention})
+	}
 
 	addAll("POST", recovPath, unproc, []fc{
 		{"since_missing", `{}`, "since", ""},

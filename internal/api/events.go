@@ -44,6 +44,12 @@ func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, err
 	return answer(http.StatusAccepted, map[string]any{"events": res}, err)
 }
 
+func (s *Server) listEvents(r *http.Request, p *auth.Principal) (int, any, error) {
+	q := r.URL.Query()
+	f := event.Filter{Type: q.Get("type"), Subject: q.Get("subject"), Since: q.Get("since"), Until: q.Get("until")}
+	return ok(s.Events.List(r.Context(), p, r.PathValue("ws"), f, query(r)))
+}
+
 func (s *Server) getEvent(r *http.Request, p *auth.Principal) (int, any, error) {
 	return ok(s.Events.Get(r.Context(), p, r.PathValue("ws"), r.PathValue("id")))
 }

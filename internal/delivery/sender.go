@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"unicode/utf8"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/netguard"

@@ -16,6 +16,7 @@ import (
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/ingest"
+	"github.com/postbode/postbode/internal/listing"
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/validate"
 	"github.com/postbode/postbode/internal/workspace"
@@ -33,6 +34,7 @@ const (
 // Store is what the service needs of the store.
 type Store interface {
 	GetEvent(ctx context.Context, workspaceID, id string) (*store.Event, []store.Delivery, error)
+	ListEvents(ctx context.Context, workspaceID string, f store.EventFilter, p store.Page) ([]store.Event, error)
 	Resend(ctx context.Context, workspaceID, deliveryID string, newID string, now time.Time) (*store.Delivery, error)
 }
 
@@ -180,6 +182,63 @@ func CheckBatchSize(n int) error {
 
 // ItemField names the i-th event of a batch in errors.
 func ItemField(i int) string { return "events[" + strconv.Itoa(i) + "]" }
+
+// Filter narrows a list of events, as a client sends it: empty fields do
+// not filter; Since and Until are RFC 3339 times.
+type Filter struct {
+	Type    string
+	Subject string
+	Since   string
+	Until   string
+}
+
+func (f Filter) parse() (store.EventFilter, error) {
+	out := store.EventFilter{Type: f.Type, Subject: f.Subject}
+	if f.Type != "" {
+		if err := validate.EventTypeName("type", f.Type); err != nil {
+			return out, err
+		}
+	}
+	if err := validate.Line("subject", f.Subject, MaxSubject); err != nil {
+		return out, err
+	}
+	for _, t := range []struct {
+		field, v string
+		dst      *time.Time
+	}{{"since", f.Since, &out.Since}, {"until", f.Until, &out.Until}} {
+		if t.v == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, t.v)
+		if err != nil {
+			return out, errs.Invalidf(t.field, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+		*t.dst = v
+	}
+	return out, nil
+}
+
+// List pages ws's events newest first, filtered by f. Data over 4 KiB is
+// left out of a list (data_truncated); the event's own route shows it.
+func (s *Service) List(ctx context.Context, p *auth.Principal, ws string, f Filter, q listing.Query) (listing.List[store.Event], error) {
+	var out listing.List[store.Event]
+	if err := s.workspaces.Access(ctx, p, ws); err != nil {
+		return out, err
+	}
+	ef, err := f.parse()
+	if err != nil {
+		return out, err
+	}
+	pg, err := listing.Page(q, 100, 1000)
+	if err != nil {
+		return out, err
+	}
+	es, err := s.store.ListEvents(ctx, ws, ef, pg)
+	if err != nil {
+		return out, err
+	}
+	return listing.Cut(es, pg, func(e *store.Event) string { return e.ID }), nil
+}
 
 // WithDeliveries is an event with its deliveries.
 type WithDeliveries struct {

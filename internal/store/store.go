@@ -188,6 +188,10 @@ type Events interface {
 	// InsertResult.Leased says which were stored so.
 	InsertEvents(ctx context.Context, events []NewEvent) ([]InsertResult, error)
 	GetEvent(ctx context.Context, workspaceID, id string) (*Event, []Delivery, error)
+	// ListEvents pages a workspace's events newest first (p.Cursor is the
+	// last id of the previous page), filtered by f. An event whose data is
+	// over ListBodyLimit bytes comes without it, DataTruncated set.
+	ListEvents(ctx context.Context, workspaceID string, f EventFilter, p Page) ([]Event, error)
 }
 
 // Queue is the deliveries as a work queue: claimed under leases, completed

@@ -64,6 +64,17 @@ type Event struct {
 	UserID      *string         `json:"user_id"`
 	Subject     *string         `json:"subject"`
 	CreatedAt   time.Time       `json:"created_at"`
+	// DataTruncated says that a list of events left out Data, larger than
+	// ListBodyLimit bytes; the event's own route shows it.
+	DataTruncated bool `json:"data_truncated,omitempty"`
+}
+
+// EventFilter narrows a list of events; zero fields do not filter.
+type EventFilter struct {
+	Type    string
+	Subject string
+	Since   time.Time // created at or after
+	Until   time.Time // created before
 }
 
 // Subscription says where events of chosen types go.

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -214,4 +215,52 @@ func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (_ *store.Ev
 		ds = []store.Delivery{}
 	}
 	return e, ds, err
+}
+
+// ListEvents pages a workspace's events newest first, by the
+// events_workspace index; data over store.ListBodyLimit bytes is left out.
+func (db *DB) ListEvents(ctx context.Context, workspaceID string, f store.EventFilter, p store.Page) (_ []store.Event, err error) {
+	defer unavailable(&err)
+	q := `SELECT id, workspace_id, type, label,
+		CASE WHEN octet_length(data) <= $1 THEN data END, user_id, subject, created_at
+		FROM events WHERE workspace_id = $2`
+	args := []any{store.ListBodyLimit, workspaceID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(cond, len(args))
+	}
+	if p.Cursor != "" {
+		add(` AND id < $%d`, p.Cursor)
+	}
+	if f.Type != "" {
+		add(` AND type = $%d`, f.Type)
+	}
+	if f.Subject != "" {
+		add(` AND subject = $%d`, f.Subject)
+	}
+	if !f.Since.IsZero() {
+		add(` AND created_at >= $%d`, f.Since)
+	}
+	if !f.Until.IsZero() {
+		add(` AND created_at < $%d`, f.Until)
+	}
+	add(` ORDER BY id DESC LIMIT $%d`, p.Size())
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row scanner) (*store.Event, error) {
+		var e store.Event
+		var data *string
+		if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &e.UserID, &e.Subject, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		if data != nil {
+			e.Data = []byte(*data)
+		} else {
+			e.DataTruncated = true
+		}
+		e.CreatedAt = utc(e.CreatedAt)
+		return &e, nil
+	})
 }

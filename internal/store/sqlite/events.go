@@ -203,3 +203,55 @@ func (db *DB) GetEvent(ctx context.Context, workspaceID, id string) (*store.Even
 	}
 	return e, ds, rows.Err()
 }
+
+// ListEvents pages a workspace's events newest first, by the
+// events_workspace index; data over store.ListBodyLimit bytes is left out.
+func (db *DB) ListEvents(ctx context.Context, workspaceID string, f store.EventFilter, p store.Page) ([]store.Event, error) {
+	q := `SELECT id, workspace_id, type, label,
+		CASE WHEN octet_length(data) <= ? THEN data END, user_id, subject, created_at
+		FROM events WHERE workspace_id = ?`
+	args := []any{store.ListBodyLimit, workspaceID}
+	if p.Cursor != "" {
+		q += ` AND id < ?`
+		args = append(args, p.Cursor)
+	}
+	if f.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, f.Type)
+	}
+	if f.Subject != "" {
+		q += ` AND subject = ?`
+		args = append(args, f.Subject)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, micros(f.Until))
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, p.Size())...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var data, userID, subject sql.NullString
+		var created int64
+		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created); err != nil {
+			return nil, err
+		}
+		if data.Valid {
+			e.Data = []byte(data.String)
+		} else {
+			e.DataTruncated = true
+		}
+		e.UserID, e.Subject = stringPtr(userID), stringPtr(subject)
+		e.CreatedAt = fromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

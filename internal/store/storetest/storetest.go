@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Subscriptions", subscriptionTests()},
 		{"SubscriptionStatus", statusTests()},
 		{"Events", eventTests()},
+		{"EventList", eventListTests()},
 		{"Idempotency", idempotencyTests()},
 		{"Claim", claimTests()},
 		{"Complete", completeTests()},
