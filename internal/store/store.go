@@ -27,6 +27,9 @@ var (
 	// returns it: its database is a file that this process holds open, with
 	// no connection to lose.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrHasTokens refuses to delete a user that still owns tokens: they
+	// would be left without an owner (SPEC §3, user_has_tokens).
+	ErrHasTokens = errors.New("the user still owns tokens")
 )
 
 // Delivery statuses. A delivery is pending (due at next_attempt_at), sending
@@ -63,6 +66,19 @@ const (
 	UserInactive = "inactive"
 )
 
+// Inbound webhook statuses: a disabled one refuses every request.
+const (
+	InboundActive   = "active"
+	InboundDisabled = "disabled"
+)
+
+// How an inbound webhook or a mailbox takes its token: as a bearer token, or
+// as the password of basic auth.
+const (
+	AuthBearer = "bearer"
+	AuthBasic  = "basic"
+)
+
 // TestEventType is the built-in, reserved type of test sends.
 const TestEventType = "webhook.test"
 
@@ -83,6 +99,7 @@ type Store interface {
 	Workspaces
 	Accounts
 	EventTypes
+	Inbounds
 	Subscriptions
 	Events
 	Queue
@@ -104,10 +121,15 @@ type Store interface {
 // Tx is the part of the Store that InTx runs in one transaction: the small,
 // rarely written tables, which a service may need to change together (a
 // user with its first token, a workspace with its catalogue).
+//
+// A method that writes several rows is atomic on its own, also inside InTx:
+// when it fails, with ErrNotFound or ErrConflict too, none of its writes
+// remain.
 type Tx interface {
 	Workspaces
 	Accounts
 	EventTypes
+	Inbounds
 }
 
 // Workspaces are the isolation units and who may see them.
@@ -128,12 +150,110 @@ type Accounts interface {
 	// CreateUser inserts u; a taken id or email is ErrConflict.
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
-	// CreateToken inserts t; a taken id or hash is ErrConflict.
+	// CreateToken inserts t; a taken id or hash is ErrConflict, a missing
+	// owner ErrNotFound.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose SHA-256 hash is hash, with its owner.
 	TokenByHash(ctx context.Context, hash string) (*Token, *User, error)
 	// DeleteToken revokes a token.
 	DeleteToken(ctx context.Context, id string) error
+
+	// ListUsers pages every user by id.
+	ListUsers(ctx context.Context, p Page) ([]User, error)
+	// UserByEmail finds a user by exact email: the service lower-cases
+	// emails before they reach the store.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser writes u's email, name and role; a missing user is
+	// ErrNotFound, an email another user has is ErrConflict.
+	UpdateUser(ctx context.Context, u *User) error
+	// SetPassword replaces a user's password hash, and nothing else: the
+	// user's tokens keep working.
+	SetPassword(ctx context.Context, userID, hash string) error
+	// ReactivateUser makes a user active, as last active at now so that it
+	// does not fall inactive again at the next MarkUsersInactive.
+	ReactivateUser(ctx context.Context, userID string, now time.Time) (*User, error)
+	// MarkUsersInactive makes inactive every active user whose last activity
+	// (last_active_at, or created_at when never active) is before before,
+	// and returns their ids; a user active exactly at before stays active.
+	// now is when the run happens. It is cheap enough to run every minute.
+	MarkUsersInactive(ctx context.Context, before, now time.Time) ([]string, error)
+	// RecordActivity writes buffered activity in one transaction: each
+	// listed active user's last_active_at and each listed token's
+	// last_used_at becomes the later of the stored time and the given one.
+	// An inactive user stays inactive (only ReactivateUser brings it back);
+	// unknown ids are ignored.
+	RecordActivity(ctx context.Context, users map[string]time.Time, tokens map[string]time.Time) error
+	// DeleteUser deletes a user with its memberships and sessions. A user
+	// that owns any token is ErrHasTokens, decided in the transaction that
+	// deletes, so that a token created meanwhile is never left without its
+	// owner: the one that commits first wins.
+	DeleteUser(ctx context.Context, id string) error
+	// SetMemberships makes the user a member of exactly workspaceIDs; a
+	// missing user or workspace is ErrNotFound, and changes nothing.
+	SetMemberships(ctx context.Context, userID string, workspaceIDs []string) error
+	// Memberships returns the ids of the user's workspaces, sorted.
+	Memberships(ctx context.Context, userID string) ([]string, error)
+	// ListTokens pages a user's tokens by id.
+	ListTokens(ctx context.Context, userID string, p Page) ([]Token, error)
+	GetToken(ctx context.Context, id string) (*Token, error)
+	// TransferToken gives a token to another user; a missing token or user
+	// is ErrNotFound.
+	TransferToken(ctx context.Context, id, toUserID string) (*Token, error)
+	CountTokens(ctx context.Context, userID string) (int, error)
+
+	// CreateSession stores a login session; a taken hash is ErrConflict, a
+	// missing user ErrNotFound.
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByHash returns the session whose SHA-256 hash is hash, with its
+	// user; one expired at now (ExpiresAt <= now) is ErrNotFound. The
+	// caller decides what an inactive user's session may do.
+	SessionByHash(ctx context.Context, hash string, now time.Time) (*Session, *User, error)
+	// DeleteSession ends one session (logout); a missing one is ErrNotFound.
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteUserSessions ends every session of a user, if any.
+	DeleteUserSessions(ctx context.Context, userID string) error
+	// PruneSessions deletes the sessions expired at now and returns how many.
+	PruneSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Inbounds are the inbound webhooks, their app tokens and the log of the
+// requests they received. Every method that acts on one webhook of a
+// workspace returns ErrNotFound when it is not in that workspace. Deleting
+// a workspace deletes its inbound webhooks, with their logs and app tokens.
+type Inbounds interface {
+	// CreateInbound inserts the webhook and its app token (whose ResourceID
+	// it sets to in.ID) together. A missing workspace or token owner is
+	// ErrNotFound; a taken id, or a taken token id or hash, ErrConflict.
+	CreateInbound(ctx context.Context, in *Inbound, tok *Token) error
+	GetInbound(ctx context.Context, workspaceID, id string) (*Inbound, error)
+	// InboundByID looks a webhook up without its workspace, for the receiver.
+	InboundByID(ctx context.Context, id string) (*Inbound, error)
+	// ListInbound pages a workspace's webhooks by id.
+	ListInbound(ctx context.Context, workspaceID string, p Page) ([]Inbound, error)
+	// UpdateInbound writes in's name, event type, verify, dedupe header and
+	// updated_at.
+	UpdateInbound(ctx context.Context, in *Inbound) error
+	// SetInboundStatus moves a webhook to status (InboundActive or
+	// InboundDisabled) as of now.
+	SetInboundStatus(ctx context.Context, workspaceID, id, status string, now time.Time) (*Inbound, error)
+	// DeleteInbound deletes a webhook with its request log and its app
+	// tokens (those whose ResourceID is id), and returns those tokens, so
+	// that the caller can forget them wherever they are cached.
+	DeleteInbound(ctx context.Context, workspaceID, id string) ([]Token, error)
+	// ReplaceInboundToken deletes the webhook's app tokens and inserts tok
+	// (its ResourceID set to id) in their place, together; it returns the
+	// tokens removed. tok's owner missing is ErrNotFound, its id or hash
+	// taken ErrConflict; either way nothing changes.
+	ReplaceInboundToken(ctx context.Context, workspaceID, id string, tok *Token) ([]Token, error)
+	// InsertInboundRequests writes a batch of logged requests in one
+	// transaction, then keeps only the newest keep (by id) of each webhook
+	// the batch names. A request takes its WorkspaceID from its webhook; one
+	// for a webhook deleted meanwhile is dropped, and one whose id is
+	// stored already is skipped, so that a batch may be written again.
+	InsertInboundRequests(ctx context.Context, reqs []InboundRequest, keep int) error
+	// ListInboundRequests pages a webhook's log newest first: p.Cursor is
+	// the last id of the previous page.
+	ListInboundRequests(ctx context.Context, workspaceID, inboundID string, p Page) ([]InboundRequest, error)
 }
 
 // EventTypes is a workspace's catalogue of event types.

@@ -44,6 +44,54 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
+// Session is a login to the web UI; only its SHA-256 hash is stored.
+type Session struct {
+	Hash      string    `json:"-"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Inbound is an inbound webhook: a URL that external systems post events to.
+type Inbound struct {
+	ID          string `json:"id"`
+	WorkspaceID string `json:"workspace_id"`
+	Name        string `json:"name"`
+	Auth        string `json:"auth"`               // AuthBearer or AuthBasic
+	Username    string `json:"username,omitempty"` // basic auth only
+	EventType   string `json:"event_type"`
+	// Verify is how the sender's own signature is checked, nil for not at
+	// all. It holds a secret, so the service renders it.
+	Verify       json.RawMessage `json:"-"`
+	DedupeHeader string          `json:"dedupe_header,omitempty"`
+	Status       string          `json:"status"` // InboundActive or InboundDisabled
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+// InboundRequest is one request an inbound webhook received, accepted or
+// refused, as its log shows it.
+type InboundRequest struct {
+	ID          string             `json:"id"`
+	InboundID   string             `json:"-"`
+	WorkspaceID string             `json:"-"`
+	ReceivedAt  time.Time          `json:"received_at"`
+	Status      int                `json:"status"` // the HTTP status answered
+	Error       string             `json:"error"`
+	EventID     *string            `json:"event_id"` // the event made, if any
+	RemoteAddr  string             `json:"remote_addr"`
+	Request     InboundRequestData `json:"request"`
+}
+
+// InboundRequestData is what was received; the receiver leaves credentials
+// out and cuts the body before it is stored.
+type InboundRequestData struct {
+	Method        string            `json:"method"`
+	Headers       map[string]string `json:"headers"`
+	Body          string            `json:"body"`
+	BodyTruncated bool              `json:"body_truncated"`
+}
+
 // EventType is a catalogue entry.
 type EventType struct {
 	WorkspaceID string          `json:"workspace_id"`

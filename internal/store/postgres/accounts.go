@@ -1,10 +1,13 @@
 // Workspaces, membership, users, tokens and event types: the small,
 // rarely-written tables, which InTx can change in one transaction.
 //
-// Each write is one statement, and a taken key is found with ON CONFLICT DO
-// NOTHING rather than by the error of a violated constraint: an error
+// A write of one statement finds a taken key with ON CONFLICT DO NOTHING,
+// and a missing row it refers to by locking that row (FOR KEY SHARE) in the
+// statement, rather than by the error of a violated constraint: an error
 // aborts a PostgreSQL transaction, and a conflict must leave InTx's
-// transaction usable, as it does on SQLite.
+// transaction usable, as it does on SQLite. A write of several statements
+// runs in atomic, which may map errors: under a savepoint inside InTx, an
+// error undoes only its own writes.
 package postgres
 
 import (
@@ -22,9 +25,17 @@ type tables struct{ q querier }
 
 // querier runs statements: the pool or a transaction.
 type querier interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// atomic runs fn in a transaction of its own, or under a savepoint inside
+// InTx's: either way all or none of fn's writes are kept, and an error
+// leaves InTx's transaction as fn found it.
+func (t tables) atomic(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, t.q, fn)
 }
 
 // inserted maps an insert that did nothing (ON CONFLICT DO NOTHING) to
@@ -139,13 +150,49 @@ func (t tables) GetUser(ctx context.Context, id string) (_ *store.User, err erro
 // CreateToken inserts tok (its hash only).
 func (t tables) CreateToken(ctx context.Context, tok *store.Token) (err error) {
 	defer unavailable(&err)
+	return insertToken(ctx, t.q, tok)
+}
+
+// insertToken inserts tok while holding its owner's row, which a delete of
+// the owner must wait for: the owner is either there until commit, or gone
+// and the token not written (store.ErrNotFound).
+func insertToken(ctx context.Context, q querier, tok *store.Token) error {
 	var res *string
 	if tok.ResourceID != "" {
 		res = &tok.ResourceID
 	}
-	return inserted(t.q.Exec(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash, res, tok.CreatedAt))
+	var owner, ok bool
+	err := q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
+		ins AS (INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
+			SELECT $1::text, owner, $3::text, $4::text, $5::text, $6::text, $7::timestamptz FROM u
+			ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)`,
+		tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash, res, tok.CreatedAt).Scan(&owner, &ok)
+	switch {
+	case err != nil:
+		return err
+	case !owner:
+		return store.ErrNotFound
+	case !ok:
+		return store.ErrConflict
+	}
+	return nil
+}
+
+const tokenColumns = `id, user_id, kind, name, hash, resource_id, created_at, last_used_at`
+
+func scanToken(row scanner) (*store.Token, error) {
+	var tok store.Token
+	var res *string
+	if err := row.Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res, &tok.CreatedAt,
+		&tok.LastUsedAt); err != nil {
+		return nil, notFound(err)
+	}
+	if res != nil {
+		tok.ResourceID = *res
+	}
+	tok.CreatedAt, tok.LastUsedAt = utc(tok.CreatedAt), utcPtr(tok.LastUsedAt)
+	return &tok, nil
 }
 
 // DeleteToken deletes a token.
@@ -157,23 +204,15 @@ func (t tables) DeleteToken(ctx context.Context, id string) (err error) {
 // TokenByHash finds a token and its owner by the token's hash.
 func (t tables) TokenByHash(ctx context.Context, hash string) (_ *store.Token, _ *store.User, err error) {
 	defer unavailable(&err)
-	var tok store.Token
-	var res *string
-	err = t.q.QueryRow(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
-		FROM tokens WHERE hash = $1`, hash).Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res,
-		&tok.CreatedAt, &tok.LastUsedAt)
+	tok, err := scanToken(t.q.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if err != nil {
-		return nil, nil, notFound(err)
+		return nil, nil, err
 	}
-	if res != nil {
-		tok.ResourceID = *res
-	}
-	tok.CreatedAt, tok.LastUsedAt = utc(tok.CreatedAt), utcPtr(tok.LastUsedAt)
 	u, err := t.GetUser(ctx, tok.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &tok, u, nil
+	return tok, u, nil
 }
 
 // CreateEventType inserts et; a taken name is store.ErrConflict.

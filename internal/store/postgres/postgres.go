@@ -163,6 +163,16 @@ func conflict(err error) error {
 	return err
 }
 
+// missing maps a foreign key violation, a row referring to one that does
+// not exist, to store.ErrNotFound.
+func missing(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" {
+		return store.ErrNotFound
+	}
+	return err
+}
+
 func affected(tag pgconn.CommandTag, err error) error {
 	if err != nil {
 		return err

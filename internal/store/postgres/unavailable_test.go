@@ -176,6 +176,12 @@ func argument(ctx context.Context, t reflect.Type) reflect.Value {
 		return reflect.New(t.Elem())
 	case reflect.Slice:
 		return reflect.MakeSlice(t, 1, 1)
+	case reflect.Map:
+		// One entry, as a slice has one element: an empty batch may be
+		// done without asking the database.
+		m := reflect.MakeMap(t)
+		m.SetMapIndex(reflect.Zero(t.Key()), reflect.Zero(t.Elem()))
+		return m
 	case reflect.Func:
 		return reflect.MakeFunc(t, func([]reflect.Value) []reflect.Value {
 			out := make([]reflect.Value, t.NumOut())

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/postbode/postbode/internal/store"
 )
@@ -38,13 +39,27 @@ func (p poolWriter) atomic(ctx context.Context, fn func(context.Context, querier
 	return writeTx(ctx, p.DB, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
 }
 
-// txWriter writes inside InTx's transaction. Its statements need nothing
-// more: after an error other than ErrNotFound or ErrConflict the caller
-// rolls the whole transaction back (see store.Store.InTx).
+// txWriter writes inside InTx's transaction.
 type txWriter struct{ *sql.Tx }
 
+// atomic runs fn under a savepoint: a method that fails with ErrNotFound or
+// ErrConflict after some of its writes leaves the transaction usable, so it
+// must also leave it as it found it.
 func (t txWriter) atomic(ctx context.Context, fn func(context.Context, querier) error) error {
-	return fn(ctx, t.Tx)
+	if _, err := t.ExecContext(ctx, `SAVEPOINT atomic`); err != nil {
+		return err
+	}
+	if err := fn(ctx, t.Tx); err != nil {
+		if _, undo := t.ExecContext(ctx, `ROLLBACK TO atomic`); undo != nil {
+			return errors.Join(err, undo)
+		}
+		if _, undo := t.ExecContext(ctx, `RELEASE atomic`); undo != nil {
+			return errors.Join(err, undo)
+		}
+		return err
+	}
+	_, err := t.ExecContext(ctx, `RELEASE atomic`)
+	return err
 }
 
 // CreateWorkspace inserts w and makes ownerID (if set) a member.
@@ -146,10 +161,30 @@ func (t tables) GetUser(ctx context.Context, id string) (*store.User, error) {
 
 // CreateToken inserts tok (its hash only).
 func (t tables) CreateToken(ctx context.Context, tok *store.Token) error {
-	_, err := t.w.ExecContext(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
+	return insertToken(ctx, t.w, tok)
+}
+
+func insertToken(ctx context.Context, q querier, tok *store.Token) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash,
 		sql.NullString{String: tok.ResourceID, Valid: tok.ResourceID != ""}, micros(tok.CreatedAt))
-	return conflict(err)
+	return missing(conflict(err))
+}
+
+const tokenColumns = `id, user_id, kind, name, hash, resource_id, created_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
+	var tok store.Token
+	var res sql.NullString
+	var created int64
+	var used sql.NullInt64
+	if err := row.Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res, &created, &used); err != nil {
+		return nil, notFound(err)
+	}
+	tok.ResourceID = res.String
+	tok.CreatedAt = fromMicros(created)
+	tok.LastUsedAt = timePtr(used)
+	return &tok, nil
 }
 
 // DeleteToken deletes a token.
@@ -159,23 +194,15 @@ func (t tables) DeleteToken(ctx context.Context, id string) error {
 
 // TokenByHash finds a token and its owner by the token's hash.
 func (t tables) TokenByHash(ctx context.Context, hash string) (*store.Token, *store.User, error) {
-	var tok store.Token
-	var res sql.NullString
-	var created int64
-	var used sql.NullInt64
-	err := t.r.QueryRowContext(ctx, `SELECT id, user_id, kind, name, hash, resource_id, created_at, last_used_at
-		FROM tokens WHERE hash = ?`, hash).Scan(&tok.ID, &tok.UserID, &tok.Kind, &tok.Name, &tok.Hash, &res, &created, &used)
+	tok, err := scanToken(t.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if err != nil {
-		return nil, nil, notFound(err)
+		return nil, nil, err
 	}
-	tok.ResourceID = res.String
-	tok.CreatedAt = fromMicros(created)
-	tok.LastUsedAt = timePtr(used)
 	u, err := t.GetUser(ctx, tok.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &tok, u, nil
+	return tok, u, nil
 }
 
 // CreateEventType inserts et; a taken name is store.ErrConflict.
