@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/postbode/postbode/internal/account"
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/event"
@@ -25,6 +26,7 @@ type Options struct {
 	Workspaces    *workspace.Service
 	Subscriptions *subscription.Service
 	Events        *event.Service
+	Accounts      *account.Service
 	Log           *slog.Logger
 }
 
@@ -65,6 +67,18 @@ func New(opt Options) *Server {
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret", s.rotateSecret},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover", s.recoverDeliveries},
 		{"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend", s.resend},
+		{"GET /api/v1/me", s.me},
+		{"POST /api/v1/users", s.createUser},
+		{"GET /api/v1/users", s.listUsers},
+		{"GET /api/v1/users/{id}", s.getUser},
+		{"PATCH /api/v1/users/{id}", s.updateUser},
+		{"DELETE /api/v1/users/{id}", s.deleteUser},
+		{"POST /api/v1/users/{id}/reactivate", s.reactivateUser},
+		{"POST /api/v1/users/{id}/password", s.setPassword},
+		{"POST /api/v1/users/{id}/tokens", s.createToken},
+		{"GET /api/v1/users/{id}/tokens", s.listTokens},
+		{"DELETE /api/v1/tokens/{id}", s.revokeToken},
+		{"POST /api/v1/tokens/{id}/transfer", s.transferToken},
 	}
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.endpoint(rt.h))

@@ -62,6 +62,18 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret":     {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":           {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
 	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":               {body: optionalBody, valid: `{}`},
+	"GET /api/v1/me":                     {},
+	"POST /api/v1/users":                 {body: requiredBody, valid: `{"email":"new@example.com","name":"New"}`},
+	"GET /api/v1/users":                  {list: true},
+	"GET /api/v1/users/{id}":             {},
+	"PATCH /api/v1/users/{id}":           {body: requiredBody, valid: `{"name":"Renamed"}`},
+	"DELETE /api/v1/users/{id}":          {},
+	"POST /api/v1/users/{id}/reactivate": {body: optionalBody, valid: `{}`},
+	"POST /api/v1/users/{id}/password":   {body: requiredBody, valid: `{"password":"correct horse battery"}`},
+	"POST /api/v1/users/{id}/tokens":     {body: requiredBody, valid: `{"name":"ci"}`},
+	"GET /api/v1/users/{id}/tokens":      {list: true},
+	"DELETE /api/v1/tokens/{id}":         {},
+	"POST /api/v1/tokens/{id}/transfer":  {body: requiredBody, valid: `{"user_id":"{usr}"}`},
 }
 
 func TestRoutesAreAllCovered(t *testing.T) {
@@ -96,6 +108,7 @@ type fixture struct {
 	evt         string
 	dlv         string
 	att         string
+	usr, tok    string // a member user, of no workspace, and its token
 	appToken    string // an app token: never valid for the management API
 	memberToken string // an integration token of a member of no workspace
 }
@@ -159,7 +172,8 @@ func newFixture(t *testing.T, engine func(*config.Config)) *fixture {
 		t.Fatal(err)
 	}
 	f.memberToken = auth.NewToken(store.TokenIntegration)
-	if err := st.CreateToken(ctx, &store.Token{ID: id.New(id.Token), UserID: member.ID, Kind: store.TokenIntegration,
+	f.usr, f.tok = member.ID, id.New(id.Token)
+	if err := st.CreateToken(ctx, &store.Token{ID: f.tok, UserID: member.ID, Kind: store.TokenIntegration,
 		Name: "member", Hash: auth.HashToken(f.memberToken), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +203,10 @@ func fill(pattern string) string {
 		p = strings.Replace(p, "{id}", "{evt}", 1)
 	case strings.Contains(p, "/deliveries/{id}"):
 		p = strings.Replace(p, "{id}", "{dlv}", 1)
+	case strings.Contains(p, "/users/{id}"):
+		p = strings.Replace(p, "{id}", "{usr}", 1)
+	case strings.Contains(p, "/tokens/{id}"):
+		p = strings.Replace(p, "{id}", "{tok}", 1)
 	}
 	return p
 }
@@ -198,7 +216,7 @@ func resourceName(pattern string) string {
 	if strings.Contains(pattern, "/attempts/{") {
 		return "attempt"
 	}
-	for _, r := range []string{"subscription", "event", "deliver"} {
+	for _, r := range []string{"subscription", "event", "deliver", "user", "token"} {
 		if strings.Contains(pattern, "/"+r) {
 			return r
 		}
@@ -255,7 +273,8 @@ func genericCases(f *fixture) []badCase {
 		if what := resourceName(pattern); strings.Contains(pattern, "{id}") {
 			slot := path[strings.LastIndex(path, "{"):]
 			slot = slot[:strings.Index(slot, "}")+1]
-			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt}[slot]
+			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt,
+				"{usr}": id.User, "{tok}": id.Token}[slot]
 			for kind, v := range map[string]string{"unknown": id.New(prefix), "garbage": "x", "other_kind": f.ws} {
 				add("id/"+kind, badCase{path: strings.Replace(path, slot, v, 1), body: ri.valid,
 					status: notFound, code: "not_found", mention: what})
@@ -265,6 +284,9 @@ func genericCases(f *fixture) []badCase {
 					status: http.StatusUnprocessableEntity, code: "invalid_field", mention: "id"})
 			}
 			// The resource exists, but in another workspace.
+			if !strings.Contains(pattern, "{ws}") {
+				continue
+			}
 			add("id/other_workspace", badCase{path: strings.Replace(path, "{ws}", "{ws2}", 1), body: ri.valid,
 				status: notFound, code: "not_found", mention: "not found"})
 		}
@@ -682,10 +704,11 @@ type errorBody struct {
 // type unless c.header says otherwise.
 func send(t *testing.T, f *fixture, c badCase) (*http.Response, []byte) {
 	t.Helper()
-	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv, "{att}", f.att).Replace(c.path)
+	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv, "{att}", f.att,
+		"{usr}", f.usr, "{tok}", f.tok).Replace(c.path)
 	var body io.Reader
 	if c.body != "" {
-		body = strings.NewReader(c.body)
+		body = strings.NewReader(strings.NewReplacer("{usr}", f.usr).Replace(c.body))
 	}
 	req, err := http.NewRequest(c.method, f.srv.URL+path, body)
 	if err != nil {
@@ -749,6 +772,9 @@ func checkError(t *testing.T, c badCase, resp *http.Response, b []byte) {
 	}
 }
 
+// activityTimes are the fields that a token's use changes.
+var activityTimes = regexp.MustCompile(`"last_(active_at|used_at)":("[^"]*"|null)`)
+
 // TestBadInput sends every kind of bad input to every route and requires
 // the exact status and error code, the JSON error shape, and no 5xx; then
 // that none of it changed anything.
@@ -768,8 +794,12 @@ func testBadInput(t *testing.T, engine func(*config.Config)) {
 			"/api/v1/workspaces/" + f.ws2 + "/subscriptions",
 			"/api/v1/workspaces/" + f.ws + "/events/" + f.evt,
 			"/api/v1/workspaces/" + f.ws + "/subscriptions/" + f.sub + "/attempts",
+			"/api/v1/users",
+			"/api/v1/users/" + f.usr + "/tokens",
 		} {
 			status, body := f.srv.Do(t, "GET", p, nil)
+			// Using a token is activity: its times move, nothing else may.
+			body = activityTimes.ReplaceAll(body, nil)
 			fmt.Fprintf(&b, "%s: %d %s\n", p, status, body)
 		}
 		return b.String()

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postbode/postbode/internal/account"
 	"github.com/postbode/postbode/internal/api"
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/config"
@@ -72,11 +73,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Log:           log,
 	})
 	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log, now)
-	a.maintenance = &maintenance.Runner{Store: st, Now: now, Owner: a.Node, Retention: cfg.Retention, Log: log,
+	a.maintenance = &maintenance.Runner{Store: st, Now: now, Owner: a.Node, Retention: cfg.Retention,
+		InactiveAfter: cfg.InactiveAfter, Log: log,
 		Released: a.dispatcher.Notify}
 
 	// The services: every way in calls these, and only these decide.
-	a.auth = auth.NewAuthenticator(st, st, now)
+	a.auth = auth.NewAuthenticator(st, st, now, cfg.InactiveAfter)
 	workspaces := workspace.New(st, now)
 	var checkTarget func(context.Context, string) error
 	if !cfg.AllowPrivateTargets {
@@ -89,9 +91,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	subscriptions := subscription.New(subscription.Options{Store: st, Workspaces: workspaces, Routes: a.ingest,
 		Delivery: a.dispatcher, CheckTarget: checkTarget, Now: now})
 	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
+	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
 
 	apiServer := api.New(api.Options{Auth: a.auth, Workspaces: workspaces, Subscriptions: subscriptions,
-		Events: events, Log: log})
+		Events: events, Accounts: accounts, Log: log})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -179,7 +182,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); a.ingest.Run(ingestCtx) }()
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.auth.RunActivity(dispatchCtx, a.Store, 10*time.Second) }()
 	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.maintenance.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.Store.Listen(dispatchCtx, a.notified) }()

@@ -33,6 +33,31 @@ type Principal struct {
 // IsAdmin reports whether the principal may see every workspace.
 func (p *Principal) IsAdmin() bool { return p.User.Role == store.RoleAdmin }
 
+// NewSessionToken returns a fresh login session secret: a marker and 32
+// random bytes.
+func NewSessionToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "pbs_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Inactive reports whether u may not authenticate: marked inactive, or
+// without activity for longer than after (0: no limit) at now, which the
+// periodic sweep would mark next.
+func Inactive(u *store.User, after time.Duration, now time.Time) bool {
+	if u.Status == store.UserInactive {
+		return true
+	}
+	if after <= 0 {
+		return false
+	}
+	last := u.CreatedAt
+	if u.LastActiveAt != nil && u.LastActiveAt.After(last) {
+		last = *u.LastActiveAt
+	}
+	return last.Before(now.Add(-after))
+}
+
 // NewToken returns a fresh secret token: a kind marker and 32 random bytes.
 func NewToken(kind string) string {
 	b := make([]byte, 32)
@@ -80,9 +105,11 @@ type Announcer interface {
 // has checked, so that a busy publisher costs no database lookup per
 // request, and forgets a user's as soon as they change.
 type Authenticator struct {
-	store   Store
-	cluster Announcer
-	now     func() time.Time
+	store         Store
+	cluster       Announcer
+	now           func() time.Time
+	inactiveAfter time.Duration
+	activity      activity
 
 	mu    sync.Mutex
 	gen   uint64                     // bumped by Forget: a lookup begun before is not cached
@@ -90,9 +117,11 @@ type Authenticator struct {
 }
 
 // NewAuthenticator returns an authenticator over st that announces
-// changes through cluster; now is its clock.
-func NewAuthenticator(st Store, cluster Announcer, now func() time.Time) *Authenticator {
-	return &Authenticator{store: st, cluster: cluster, now: now, cache: map[string]cachedPrincipal{}}
+// changes through cluster; now is its clock. A user without activity for
+// inactiveAfter (0: no limit) no longer authenticates.
+func NewAuthenticator(st Store, cluster Announcer, now func() time.Time, inactiveAfter time.Duration) *Authenticator {
+	return &Authenticator{store: st, cluster: cluster, now: now, inactiveAfter: inactiveAfter,
+		cache: map[string]cachedPrincipal{}, activity: newActivity()}
 }
 
 type cachedPrincipal struct {
@@ -122,7 +151,7 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 	gen := a.gen
 	a.mu.Unlock()
 	if ok && now.Before(c.expires) {
-		return c.p, nil
+		return a.use(c.p, now)
 	}
 	t, u, err := a.store.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
@@ -131,7 +160,7 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 || u.Status == store.UserInactive {
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
 		return nil, ErrUnauthenticated
 	}
 	p := &Principal{User: u, Token: t}
@@ -143,7 +172,25 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 		a.cache[h] = cachedPrincipal{p: p, expires: now.Add(principalTTL)}
 	}
 	a.mu.Unlock()
+	return a.use(p, now)
+}
+
+// use is the last step of a token's check: an inactive owner's tokens fail
+// (activity this node saw but has not written yet counts), and a use that
+// succeeds is activity of the owner and of the token.
+func (a *Authenticator) use(p *Principal, now time.Time) (*Principal, error) {
+	if Inactive(p.User, a.inactiveAfter, now) && (p.User.Status == store.UserInactive ||
+		!a.activity.since(p.User.ID, now.Add(-a.inactiveAfter))) {
+		return nil, ErrUnauthenticated
+	}
+	a.activity.seen(p.User.ID, p.Token.ID, now)
 	return p, nil
+}
+
+// Seen records activity of a user (a login) or of one of its tokens
+// (tokenID set), written to the store by FlushActivity.
+func (a *Authenticator) Seen(userID, tokenID string, now time.Time) {
+	a.activity.seen(userID, tokenID, now)
 }
 
 // Forget drops every cached credential of the user: on this node, after a

@@ -87,7 +87,7 @@ func TestBootstrapAndAuthenticate(t *testing.T) {
 	if n, _ := db.CountUsers(ctx); n != 1 {
 		t.Fatalf("%d users after two bootstraps, want 1", n)
 	}
-	a := NewAuthenticator(st, db, time.Now)
+	a := NewAuthenticator(st, db, time.Now, 0)
 	p, err := a.Integration(ctx, "Bearer "+token)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestBootstrapGeneratesCredentials(t *testing.T) {
 	if err != nil || !b.Created || !strings.HasPrefix(b.Token, "pbi_") || len(b.Password) < 20 {
 		t.Fatalf("Bootstrap: %+v, %v", b, err)
 	}
-	p, err := NewAuthenticator(db, db, time.Now).Integration(ctx, "Bearer "+b.Token)
+	p, err := NewAuthenticator(db, db, time.Now, 0).Integration(ctx, "Bearer "+b.Token)
 	if err != nil || !p.IsAdmin() {
 		t.Fatalf("the generated token: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestRevocationIsImmediate(t *testing.T) {
 	if _, err := Bootstrap(ctx, dbA, token, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	nodeA, nodeB := NewAuthenticator(dbA, dbA, time.Now), NewAuthenticator(dbB, dbB, time.Now)
+	nodeA, nodeB := NewAuthenticator(dbA, dbA, time.Now, 0), NewAuthenticator(dbB, dbB, time.Now, 0)
 	listenCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	for _, n := range []struct {
@@ -251,7 +251,7 @@ func TestInactiveUsersTokensFail(t *testing.T) {
 		Hash: HashToken(token)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewAuthenticator(st, st, time.Now).Integration(ctx, "Bearer "+token); err != ErrUnauthenticated {
+	if _, err := NewAuthenticator(st, st, time.Now, 0).Integration(ctx, "Bearer "+token); err != ErrUnauthenticated {
 		t.Errorf("an inactive user's token: %v, want ErrUnauthenticated", err)
 	}
 }
@@ -268,7 +268,7 @@ func TestAppTokenIsNotForTheAPI(t *testing.T) {
 		Hash: HashToken(token), ResourceID: "inb_1"}); err != nil {
 		t.Fatal(err)
 	}
-	a := NewAuthenticator(st, st, time.Now)
+	a := NewAuthenticator(st, st, time.Now, 0)
 	if p, err := a.Token(ctx, token); err != nil || p.Token.Kind != store.TokenApp || p.IsAdmin() {
 		t.Fatalf("Token: %v %+v", err, p)
 	}

@@ -27,6 +27,8 @@ type Store interface {
 	TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
+	MarkUsersInactive(ctx context.Context, before, now time.Time) ([]string, error)
+	PruneSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // Runner does the housekeeping.
@@ -35,7 +37,9 @@ type Runner struct {
 	Now       func() time.Time // the clock; time.Now when nil
 	Owner     string           // this node
 	Retention time.Duration    // finished events older than this are deleted
-	Log       *slog.Logger
+	// InactiveAfter: users without activity this long become inactive (0: never).
+	InactiveAfter time.Duration
+	Log           *slog.Logger
 	// Released is called when expired leases went back to the queue.
 	Released func()
 	// Leading, if set, is told whether this node leads after each round.
@@ -84,6 +88,16 @@ func (r *Runner) Round(ctx context.Context) {
 		if r.Released != nil {
 			r.Released()
 		}
+	}
+	if r.InactiveAfter > 0 {
+		if ids, err := r.Store.MarkUsersInactive(ctx, t.Add(-r.InactiveAfter), t); err != nil {
+			r.Log.Error("maintenance: marking inactive users", "err", err)
+		} else if len(ids) > 0 {
+			r.Log.Info("maintenance: users inactive after a period without activity", "count", len(ids), "inactive_after", r.InactiveAfter.String())
+		}
+	}
+	if _, err := r.Store.PruneSessions(ctx, t); err != nil {
+		r.Log.Error("maintenance: deleting expired sessions", "err", err)
 	}
 	if r.Retention <= 0 {
 		return

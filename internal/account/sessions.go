@@ -1,0 +1,78 @@
+// Login sessions for the web UI: stored, so that they survive a restart and
+// work on every node; only their hashes are kept.
+package account
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/postbode/postbode/internal/auth"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/store"
+)
+
+// dummyHash is compared against when no user has the email given, so that
+// a login takes as long whether the account exists or not.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), bcrypt.DefaultCost)
+
+// Login checks an email and password and starts a session. It returns the
+// session's secret (for the cookie) and when it ends. A wrong email, a
+// wrong password and an inactive account get the same answer. A login is
+// activity: it keeps the account active.
+func (s *Service) Login(ctx context.Context, email, password string) (string, time.Time, error) {
+	refused := errs.Unauthenticatedf("the email address or password is wrong, or the account is inactive")
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := s.opt.Store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", time.Time{}, err
+	}
+	hash := dummyHash
+	if u != nil && u.PasswordHash != "" {
+		hash = []byte(u.PasswordHash)
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	if u == nil || !match || auth.Inactive(u, s.opt.InactiveAfter, s.opt.Now()) {
+		return "", time.Time{}, refused
+	}
+	now := s.now()
+	secret := auth.NewSessionToken()
+	sess := &store.Session{Hash: auth.HashToken(secret), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	if err := s.opt.Store.CreateSession(ctx, sess); err != nil {
+		return "", time.Time{}, err
+	}
+	s.opt.Auth.Seen(u.ID, "", now)
+	return secret, sess.ExpiresAt, nil
+}
+
+// Session returns the principal of a session's secret; an unknown, expired
+// or ended session, or one of an inactive user, is unauthenticated.
+func (s *Service) Session(ctx context.Context, secret string) (*auth.Principal, error) {
+	if secret == "" {
+		return nil, errs.Unauthenticatedf("log in first")
+	}
+	h := auth.HashToken(secret)
+	sess, u, err := s.opt.Store.SessionByHash(ctx, h, s.now())
+	if errors.Is(err, store.ErrNotFound) || err == nil && (subtle.ConstantTimeCompare([]byte(sess.Hash), []byte(h)) != 1 ||
+		auth.Inactive(u, s.opt.InactiveAfter, s.opt.Now())) {
+		return nil, errs.Unauthenticatedf("the session has ended; log in again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.opt.Auth.Seen(u.ID, "", s.now())
+	return &auth.Principal{User: u}, nil
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, secret string) error {
+	err := s.opt.Store.DeleteSession(ctx, auth.HashToken(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}

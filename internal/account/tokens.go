@@ -1,0 +1,122 @@
+// Tokens: made, listed, revoked and moved between users.
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/postbode/postbode/internal/auth"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/id"
+	"github.com/postbode/postbode/internal/listing"
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/validate"
+)
+
+// NewToken is a token just made, with its secret, shown this once.
+type NewToken struct {
+	*store.Token
+	Secret string `json:"token"`
+}
+
+// CreateToken makes an integration token for a user: the user itself, or
+// an admin for anyone (a service account's token, say).
+func (s *Service) CreateToken(ctx context.Context, p *auth.Principal, userID, name string) (*NewToken, error) {
+	u, err := s.user(ctx, p, userID)
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	if err := validate.Name("name", name); err != nil {
+		return nil, err
+	}
+	secret := auth.NewToken(store.TokenIntegration)
+	t := &store.Token{ID: id.New(id.Token), UserID: u.ID, Kind: store.TokenIntegration, Name: name,
+		Hash: auth.HashToken(secret), CreatedAt: s.now()}
+	if err := s.opt.Store.CreateToken(ctx, t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errs.NotFoundf("user")
+		}
+		return nil, err
+	}
+	return &NewToken{Token: t, Secret: secret}, nil
+}
+
+// ListTokens pages a user's tokens, integration and app alike, never with
+// their secrets.
+func (s *Service) ListTokens(ctx context.Context, p *auth.Principal, userID string, q listing.Query) (listing.List[store.Token], error) {
+	var out listing.List[store.Token]
+	u, err := s.user(ctx, p, userID)
+	if err != nil {
+		return out, err
+	}
+	pg, err := listing.Page(q, 100, 1000)
+	if err != nil {
+		return out, err
+	}
+	ts, err := s.opt.Store.ListTokens(ctx, u.ID, pg)
+	if err != nil {
+		return out, err
+	}
+	return listing.Cut(ts, pg, func(t *store.Token) string { return t.ID }), nil
+}
+
+// token loads a token p may act on: its owner's, or any for an admin.
+func (s *Service) token(ctx context.Context, p *auth.Principal, tokenID string) (*store.Token, error) {
+	if err := validate.ID("id", tokenID); err != nil {
+		return nil, err
+	}
+	t, err := s.opt.Store.GetToken(ctx, tokenID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !p.IsAdmin() && t.UserID != p.User.ID {
+		return nil, errs.NotFoundf("token")
+	}
+	return t, err
+}
+
+// RevokeToken deletes a token; it stops working at once, on every node.
+func (s *Service) RevokeToken(ctx context.Context, p *auth.Principal, tokenID string) error {
+	t, err := s.token(ctx, p, tokenID)
+	if err != nil {
+		return err
+	}
+	if err := s.opt.Store.DeleteToken(ctx, t.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errs.NotFoundf("token")
+		}
+		return err
+	}
+	return s.opt.Auth.Changed(ctx, t.UserID)
+}
+
+// TransferToken gives a token to another user (admins only): it keeps
+// working, now on the new owner's account (and so its activity).
+func (s *Service) TransferToken(ctx context.Context, p *auth.Principal, tokenID, toUserID string) (*store.Token, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	t, err := s.token(ctx, p, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if toUserID == "" {
+		return nil, errs.Invalidf("user_id", "is required: the user to give the token to")
+	}
+	if err := validate.ID("user_id", toUserID); err != nil {
+		return nil, err
+	}
+	moved, err := s.opt.Store.TransferToken(ctx, t.ID, toUserID)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, uerr := s.opt.Store.GetUser(ctx, toUserID); errors.Is(uerr, store.ErrNotFound) {
+			return nil, errs.Invalidf("user_id", "there is no user %q", toUserID)
+		}
+		return nil, errs.NotFoundf("token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.opt.Auth.Changed(ctx, t.UserID); err != nil {
+		return nil, err
+	}
+	return moved, s.opt.Auth.Changed(ctx, toUserID)
+}
