@@ -525,7 +525,7 @@ func TestSendRedactsSecretsInTheAttempt(t *testing.T) {
 	}{
 		{name: "password in the URL", userinfo: "alice:s3cret@", wantURL: "alice:***@",
 			wantVisible: []string{"webhook-signature", "webhook-id", "User-Agent"}},
-		{name: "user without password", userinfo: "alice@", wantURL: "alice@"},
+		{name: "user without password: it may be a key", userinfo: "sk_live_1@", wantURL: "***@"},
 		{name: "credential headers",
 			headers: map[string]string{"Authorization": "Bearer downstream", "X-Shop-Token": "t0k", "X-API-Key": "k",
 				"Cookie": "session=1", "X-Tenant": "acme"},
