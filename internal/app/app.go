@@ -235,7 +235,8 @@ func (a *App) bootstrap(ctx context.Context) error {
 		a.Log.Warn("created the first admin; this is the only time its password and token are shown",
 			"email", b.Email, "password", b.Password, "token", b.Token)
 	case b.Created:
-		a.Log.Info("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token", "email", b.Email)
+		a.Log.Warn("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token; this is the only time its password is shown",
+			"email", b.Email, "password", b.Password)
 	}
 	return nil
 }
