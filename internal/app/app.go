@@ -34,6 +34,7 @@ import (
 	"github.com/postbode/postbode/internal/store/sqlite"
 	"github.com/postbode/postbode/internal/subscription"
 	"github.com/postbode/postbode/internal/version"
+	"github.com/postbode/postbode/internal/web"
 	"github.com/postbode/postbode/internal/workspace"
 )
 
@@ -111,9 +112,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "Postbode %s\nManagement API: /api/v1 (see the README)\n", version.Version)
-	})
+	// Everything else is the web UI.
+	mux.Handle("/", web.New(accounts, log))
 	// The API takes its own paths whole, so that the mux's redirect of an
 	// unclean path (an HTML body) never answers an API client.
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
