@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -437,5 +438,44 @@ func inboundRequestTests() []test {
 			}
 			f.must(f.s.InsertInboundRequests(f.ctx, nil, 10), "InsertInboundRequests of nothing")
 		}},
+	}
+}
+
+// WorkspaceCascade checks what deleting a workspace does to its inbound
+// webhooks: they go, with their logs and app tokens, and their tokens'
+// owner can then be deleted. The store has no method that deletes a
+// workspace, so each engine's own test passes deleteWorkspace, which does
+// it in the database.
+func WorkspaceCascade(t *testing.T, s store.Store, deleteWorkspace func(ctx context.Context, id string) error) {
+	f := &fixture{t: t, s: s, ctx: t.Context(), eventOf: map[string][2]string{}}
+	f.user = f.newUser("owner@example.com")
+	f.ws = f.newWorkspace("Main", f.user.ID)
+	keptWS := f.newWorkspace("Kept", f.user.ID)
+	in, tok := f.newInbound("")
+	kept, keptTok := f.newInbound(keptWS)
+	f.must(s.InsertInboundRequests(f.ctx, []store.InboundRequest{f.inboundRequest(in, t0), f.inboundRequest(kept, t0)}, 10),
+		"InsertInboundRequests")
+	other := f.newUser("other@example.com")
+	second := f.newTokenOf(other.ID, "hash-second", in.ID)
+
+	f.must(deleteWorkspace(f.ctx, f.ws), "deleting the workspace")
+	_, err := s.InboundByID(f.ctx, in.ID)
+	wantErr(t, "InboundByID of the deleted workspace's webhook", err, store.ErrNotFound)
+	wantToken(t, f, "its app token", tok, false)
+	wantToken(t, f, "its second app token", second, false)
+	f.must(s.DeleteUser(f.ctx, other.ID), "DeleteUser of the second app token's owner")
+	// A webhook of the same id later has an empty log.
+	again := *in
+	again.WorkspaceID = keptWS
+	f.must(s.CreateInbound(f.ctx, &again, f.appToken(f.user.ID)), "CreateInbound again")
+	if reqs := f.inboundRequests(&again); len(reqs) != 0 {
+		t.Errorf("a new webhook of the same id has %d requests", len(reqs))
+	}
+	got, err := s.GetInbound(f.ctx, keptWS, kept.ID)
+	f.must(err, "GetInbound of the other workspace's webhook")
+	wantSame(t, "the other workspace's webhook", got, kept)
+	wantToken(t, f, "its token", keptTok, true)
+	if reqs := f.inboundRequests(kept); len(reqs) != 1 {
+		t.Errorf("its log: %d requests, want 1", len(reqs))
 	}
 }
