@@ -372,13 +372,16 @@ func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, pa
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Store.SetPassword(ctx, u.ID, hash); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errs.NotFoundf("user")
+	err = s.opt.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
 		}
-		return err
+		return tx.DeleteUserSessions(ctx, u.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.NotFoundf("user")
 	}
-	return s.opt.Store.DeleteUserSessions(ctx, u.ID)
+	return err
 }
 
 // Reactivate makes an inactive user active again (admins only): its tokens
