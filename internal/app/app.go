@@ -80,6 +80,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 	// The services: every way in calls these, and only these decide.
 	a.auth = auth.NewAuthenticator(st, st, now, cfg.InactiveAfter)
+	a.auth.Log = log
 	workspaces := workspace.New(st, now)
 	var checkTarget func(context.Context, string) error
 	if !cfg.AllowPrivateTargets {

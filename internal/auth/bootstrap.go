@@ -3,8 +3,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -50,9 +48,7 @@ type Bootstrapped struct {
 // no admin without a token. With token set it becomes the admin's token;
 // otherwise a random one is made. The caller shows what was made, once.
 func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time) (*Bootstrapped, error) {
-	b := make([]byte, 18)
-	rand.Read(b)
-	out := &Bootstrapped{Email: BootstrapEmail, Password: base64.RawURLEncoding.EncodeToString(b)}
+	out := &Bootstrapped{Email: BootstrapEmail, Password: NewPassword()}
 	if token == "" {
 		out.Token = NewToken(store.TokenIntegration)
 		token = out.Token
