@@ -432,5 +432,3 @@ func (s *Service) DeleteUser(ctx context.Context, p *auth.Principal, userID stri
 	s.opt.Auth.Changed(ctx, userID)
 	return nil
 }
-
-
