@@ -582,6 +582,19 @@ func TestBodyFormats(t *testing.T) {
 			},
 		},
 		{
+			name:   "entity is Aanmelder's body",
+			fields: map[string]any{"format": "entity"},
+			check: func(t *testing.T, body []byte, evID, wsID, subID string) {
+				want := `{"entity_id":1,"entity_type":"order","action_type":"created","result":` + data + `}`
+				var got, w any
+				json.Unmarshal(body, &got)
+				json.Unmarshal([]byte(want), &w)
+				if fmt.Sprint(got) != fmt.Sprint(w) {
+					t.Errorf("entity body %s, want %s", body, want)
+				}
+			},
+		},
+		{
 			name:   "raw is exactly the data",
 			fields: map[string]any{"format": "raw"},
 			check: func(t *testing.T, body []byte, evID, wsID, subID string) {

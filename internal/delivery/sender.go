@@ -147,8 +147,11 @@ type envelope struct {
 
 // Body returns the request body a subscription gets for an event.
 func Body(sub *store.Subscription, e *store.Event) ([]byte, error) {
-	if sub.Format == "raw" {
+	switch sub.Format {
+	case "raw":
 		return e.Data, nil
+	case "entity":
+		return entityBody(sub, e)
 	}
 	env := envelope{ID: e.ID, Type: e.Type, Label: e.Label, WorkspaceID: e.WorkspaceID, SubscriptionID: sub.ID,
 		UserID: e.UserID, Subject: e.Subject, Timestamp: e.CreatedAt, APIVersion: sub.APIVersion}
@@ -156,6 +159,51 @@ func Body(sub *store.Subscription, e *store.Event) ([]byte, error) {
 		env.Data = e.Data
 	}
 	return json.Marshal(env)
+}
+
+// entity is the body of format entity: Aanmelder's webhook, for events
+// about records that are created, changed and deleted.
+type entity struct {
+	EntityID   any             `json:"entity_id"`
+	EntityType string          `json:"entity_type"`
+	ActionType string          `json:"action_type"`
+	Result     json.RawMessage `json:"result,omitempty"`
+}
+
+// entityBody makes the entity body of an event of type <entity>.<action>
+// (new, update or delete) about subject <entity>/<id>: result is the
+// event's data, left out on delete (and with payload notification). The
+// test button's event is action "test" about the calling user, whose data
+// is the result. An id of digits only is a number, as Aanmelder sends it.
+func entityBody(sub *store.Subscription, e *store.Event) ([]byte, error) {
+	b := entity{Result: e.Data, EntityType: e.Type}
+	if i := strings.LastIndexByte(e.Type, '.'); i >= 0 {
+		b.EntityType, b.ActionType = e.Type[:i], e.Type[i+1:]
+	}
+	var id string
+	if e.Type == store.TestEventType {
+		b.EntityType, b.ActionType = "user", "test"
+		var u struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(e.Data, &u)
+		id = u.ID
+	} else if e.Subject != nil {
+		if t, v, ok := strings.Cut(*e.Subject, "/"); ok {
+			b.EntityType, id = t, v
+		} else {
+			id = *e.Subject
+		}
+	}
+	if n, err := strconv.ParseUint(id, 10, 63); err == nil {
+		b.EntityID = n
+	} else if id != "" {
+		b.EntityID = id
+	}
+	if b.ActionType == "delete" || sub.Payload == "notification" {
+		b.Result = nil
+	}
+	return json.Marshal(b)
 }
 
 // result is one attempt and how it ended.

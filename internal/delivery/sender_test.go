@@ -606,3 +606,43 @@ func TestSendErrorsShowNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestEntityBody: format entity is Aanmelder's body, from an event of type
+// <entity>.<action> about subject <entity>/<id>.
+func TestEntityBody(t *testing.T) {
+	sub := testSubscription()
+	sub.Format = "entity"
+	subject := func(s string) *string { return &s }
+	tests := []struct {
+		name    string
+		typ     string
+		subject *string
+		data    string
+		payload string
+		want    string
+	}{
+		{"new, a numeric id", "user.new", subject("user/1"), `{"id":1,"name_first":"Guan"}`, "",
+			`{"entity_id":1,"entity_type":"user","action_type":"new","result":{"id":1,"name_first":"Guan"}}`},
+		{"update, a text id", "company.update", subject("company/c-42"), `{"name":"Let's Get Digital"}`, "",
+			`{"entity_id":"c-42","entity_type":"company","action_type":"update","result":{"name":"Let's Get Digital"}}`},
+		{"delete has no result", "user.delete", subject("user/7"), `{"id":7}`, "",
+			`{"entity_id":7,"entity_type":"user","action_type":"delete"}`},
+		{"no subject", "user.new", nil, `{}`, "",
+			`{"entity_id":null,"entity_type":"user","action_type":"new","result":{}}`},
+		{"an id too large for a number stays text", "user.new", subject("user/99999999999999999999"), `{}`, "",
+			`{"entity_id":"99999999999999999999","entity_type":"user","action_type":"new","result":{}}`},
+		{"notification leaves the result out", "user.update", subject("user/1"), `{"id":1}`, "notification",
+			`{"entity_id":1,"entity_type":"user","action_type":"update"}`},
+		{"the test button", "webhook.test", nil, `{"id":"usr_1","email":"ada@example.com","name":"Ada"}`, "",
+			`{"entity_id":"usr_1","entity_type":"user","action_type":"test","result":{"id":"usr_1","email":"ada@example.com","name":"Ada"}}`},
+	}
+	for _, tt := range tests {
+		sub.Payload = tt.payload
+		e := testEvent()
+		e.Type, e.Subject, e.Data = tt.typ, tt.subject, []byte(tt.data)
+		got, err := Body(sub, e)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: %s, %v\nwant %s", tt.name, got, err, tt.want)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input)
 	if err := oneOf("payload", in.Payload, &sub.Payload, "full", "notification"); err != nil {
 		return err
 	}
-	if err := oneOf("format", in.Format, &sub.Format, "envelope", "raw"); err != nil {
+	if err := oneOf("format", in.Format, &sub.Format, "envelope", "raw", "entity"); err != nil {
 		return err
 	}
 	if sub.Format == "raw" && sub.Payload == "notification" {
