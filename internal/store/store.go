@@ -105,6 +105,7 @@ type Store interface {
 	Queue
 	Attempts
 	Cluster
+	Mailboxes
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -419,6 +420,14 @@ type NewEvent struct {
 	// IdempotencySince: a stored key older than this is replaced.
 	IdempotencySince time.Time
 	Deliveries       []Delivery
+	// Messages are the event's messages to pull subscriptions' mailboxes,
+	// stored new, written like Deliveries: they take their workspace,
+	// event, type and subject from the event (CreatedAt too, when zero), and
+	// one to a subscription deleted since is dropped. One with Coalesce
+	// and a subject first makes its subscription's messages about that
+	// subject that are new (or claimed under a lease run out at its
+	// CreatedAt) replaced, in the same transaction.
+	Messages []MailboxMessage
 }
 
 // InsertResult is the stored event for one NewEvent.

@@ -137,6 +137,7 @@ func (db *DB) Prune(ctx context.Context, before, keysBefore time.Time, limit int
 	tag, err := db.pool.Exec(ctx, `DELETE FROM events WHERE id IN (
 		SELECT e.id FROM events e WHERE e.created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending', 'held'))
+		AND NOT EXISTS (SELECT 1 FROM mailbox_messages m WHERE m.event_id = e.id AND m.status IN ('new', 'claimed'))
 		ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 		before, limit)
 	if err != nil {

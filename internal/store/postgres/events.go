@@ -62,6 +62,9 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 			for _, d := range events[i].Deliveries {
 				subIDs = append(subIDs, d.SubscriptionID)
 			}
+			for _, m := range events[i].Messages {
+				subIDs = append(subIDs, m.SubscriptionID)
+			}
 			out[i] = store.InsertResult{Event: *e}
 		}
 		if len(eventRows) > 0 {
@@ -125,6 +128,9 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"}, []string{"id", "workspace_id", "event_id",
 			"subscription_id", "status", "next_attempt_at", "lease_owner", "lease_until", "created_at", "updated_at"},
 			pgx.CopyFromRows(deliveryRows)); err != nil {
+			return err
+		}
+		if err := writeMessages(ctx, tx, events, out, active); err != nil {
 			return err
 		}
 		// Wake every node; PostgreSQL sends it on commit, once per transaction.

@@ -57,6 +57,7 @@ func (db *DB) Prune(ctx context.Context, before, keysBefore time.Time, limit int
 	res, err := db.w.ExecContext(ctx, `DELETE FROM events WHERE id IN (
 		SELECT e.id FROM events e WHERE e.created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending', 'held'))
+		AND NOT EXISTS (SELECT 1 FROM mailbox_messages m WHERE m.event_id = e.id AND m.status IN ('new', 'claimed'))
 		ORDER BY e.created_at LIMIT ?)`, micros(before), limit)
 	if err != nil {
 		return 0, err

@@ -34,6 +34,8 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 		if err != nil {
 			return err
 		}
+		msgs := &messageWriter{tx: tx}
+		defer msgs.close()
 		for i := range events {
 			ne := &events[i]
 			e := &ne.Event
@@ -75,6 +77,11 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 					out[i].Leased = append(out[i].Leased, d.ID)
 				}
 			}
+			if len(ne.Messages) > 0 {
+				if err := msgs.write(ctx, e, ne.Messages, active); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -94,6 +101,12 @@ func subscriptionStates(ctx context.Context, tx *sql.Tx, events []store.NewEvent
 			if !seen[d.SubscriptionID] {
 				seen[d.SubscriptionID] = true
 				ids = append(ids, d.SubscriptionID)
+			}
+		}
+		for _, m := range events[i].Messages {
+			if !seen[m.SubscriptionID] {
+				seen[m.SubscriptionID] = true
+				ids = append(ids, m.SubscriptionID)
 			}
 		}
 	}

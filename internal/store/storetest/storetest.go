@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cluster", clusterTests()},
 		{"Concurrency", concurrencyTests()},
 		{"DeleteRaces", raceTests()},
+		{"Mailboxes", mailboxTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
