@@ -16,6 +16,8 @@ import (
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/event"
 	"github.com/postbode/postbode/internal/listing"
+	"github.com/postbode/postbode/internal/mailbox"
+	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/subscription"
 	"github.com/postbode/postbode/internal/workspace"
 )
@@ -27,6 +29,7 @@ type Options struct {
 	Subscriptions *subscription.Service
 	Events        *event.Service
 	Accounts      *account.Service
+	Mailboxes     *mailbox.Service
 	Log           *slog.Logger
 }
 
@@ -81,7 +84,22 @@ func New(opt Options) *Server {
 		{"POST /api/v1/tokens/{id}/transfer", s.transferToken},
 	}
 	for _, rt := range routes {
-		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
+		s.mux.Handle(rt.pattern, s.endpoint(s.integration, rt.h))
+	}
+	// Mailboxes take their own app token too.
+	for _, rt := range []struct {
+		pattern string
+		h       handler
+	}{
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim", s.claim},
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success", s.ack(store.AckSuccess)},
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed", s.ack(store.AckFailed)},
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/release", s.ack(store.AckRelease)},
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/extend", s.ack(store.AckExtend)},
+		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox", s.searchMailbox},
+		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats", s.mailboxStats},
+	} {
+		s.mux.Handle(rt.pattern, s.endpoint(s.mailbox, rt.h))
 	}
 	// Everything else lands here (the mux prefers any match to its own
 	// plain-text 404 and 405), so a request is routed once.
@@ -129,9 +147,20 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, errs.New(errs.NotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path))
 }
 
-// endpoint authenticates, runs h, and writes its result or error as JSON.
-// A panic becomes a logged 500, never a dropped connection.
-func (s *Server) endpoint(h handler) http.Handler {
+// integration authenticates a management API request: integration tokens only.
+func (s *Server) integration(r *http.Request) (*auth.Principal, error) {
+	return s.Auth.Integration(r.Context(), r.Header.Get("Authorization"))
+}
+
+// mailbox authenticates a mailbox request: the pull subscription's app
+// token (bearer or basic) or an integration token.
+func (s *Server) mailbox(r *http.Request) (*auth.Principal, error) {
+	return s.Mailboxes.Authenticate(r.Context(), auth.ParseAuthorization(r.Header.Get("Authorization")), r.PathValue("id"))
+}
+
+// endpoint authenticates with authenticate, runs h, and writes its result
+// or error as JSON. A panic becomes a logged 500, never a dropped connection.
+func (s *Server) endpoint(authenticate func(*http.Request) (*auth.Principal, error), h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -139,7 +168,7 @@ func (s *Server) endpoint(h handler) http.Handler {
 				s.fail(w, r, errs.New(errs.Internal, "internal_error", "panic"))
 			}
 		}()
-		p, err := s.Auth.Integration(r.Context(), r.Header.Get("Authorization"))
+		p, err := authenticate(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -160,7 +189,11 @@ func (s *Server) endpoint(h handler) http.Handler {
 // query is the page a list request asks for.
 func query(r *http.Request) listing.Query {
 	q := r.URL.Query()
-	return listing.Query{Cursor: q.Get("cursor"), Limit: q.Get("limit")}
+	return listingQuery(q.Get("cursor"), q.Get("limit"))
+}
+
+func listingQuery(cursor, limit string) listing.Query {
+	return listing.Query{Cursor: cursor, Limit: limit}
 }
 
 // ok, created and accepted turn a service's answer into a handler's.

@@ -62,7 +62,14 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret":     {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":           {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
 	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":               {body: optionalBody, valid: `{}`},
-	"GET /api/v1/me":                     {},
+	"GET /api/v1/me": {},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim":             {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success": {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed":  {body: optionalBody, valid: `{"reason":"no such patient"}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/release": {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/extend":  {body: optionalBody, valid: `{"lease_seconds":30}`},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox":                    {},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats":              {},
 	"POST /api/v1/users":                 {body: requiredBody, valid: `{"email":"new@example.com","name":"New"}`},
 	"GET /api/v1/users":                  {list: true},
 	"GET /api/v1/users/{id}":             {},
@@ -109,6 +116,7 @@ type fixture struct {
 	dlv         string
 	att         string
 	usr, tok    string // a member user, of no workspace, and its token
+	pull, msg   string // a pull subscription in ws and the message in its mailbox
 	appToken    string // an app token: never valid for the management API
 	memberToken string // an integration token of a member of no workspace
 }
@@ -123,6 +131,11 @@ func newFixture(t *testing.T, engine func(*config.Config)) *fixture {
 		"name": "billing", "url": rc.URL + "/hook", "event_types": []string{"invoice.paid"},
 	}, http.StatusCreated, &sub)
 	f.sub = sub.ID
+	var pull struct{ ID string }
+	srv.JSON(t, "POST", "/api/v1/workspaces/"+f.ws+"/subscriptions", map[string]any{
+		"name": "mailbox", "mode": "pull", "event_types": []string{"invoice.paid"},
+	}, http.StatusCreated, &pull)
+	f.pull = pull.ID
 	var evt struct{ ID string }
 	srv.JSON(t, "POST", "/api/v1/workspaces/"+f.ws+"/events", map[string]any{
 		"type": "invoice.paid", "data": map[string]int{"amount": 1},
@@ -153,6 +166,12 @@ func newFixture(t *testing.T, engine func(*config.Config)) *fixture {
 		t.Fatalf("fixture subscription has %d attempts, want 1", len(atts.Data))
 	}
 	f.att = atts.Data[0].ID
+	var msgs struct{ Data []struct{ ID string } }
+	srv.JSON(t, "GET", "/api/v1/workspaces/"+f.ws+"/subscriptions/"+f.pull+"/mailbox", nil, http.StatusOK, &msgs)
+	if len(msgs.Data) != 1 {
+		t.Fatalf("fixture mailbox has %d messages, want 1", len(msgs.Data))
+	}
+	f.msg = msgs.Data[0].ID
 
 	ctx := context.Background()
 	st := srv.App.Store
@@ -196,7 +215,10 @@ type badCase struct {
 // fill resolves a route pattern to a path at the fixture's resources.
 func fill(pattern string) string {
 	p := strings.Replace(pattern, "{attempt}", "{att}", 1)
+	p = strings.Replace(p, "{message}", "{msg}", 1)
 	switch {
+	case strings.Contains(p, "/mailbox"):
+		p = strings.Replace(p, "{id}", "{pull}", 1)
 	case strings.Contains(p, "/subscriptions/{id}"):
 		p = strings.Replace(p, "{id}", "{sub}", 1)
 	case strings.Contains(p, "/events/{id}"):
@@ -215,6 +237,12 @@ func fill(pattern string) string {
 func resourceName(pattern string) string {
 	if strings.Contains(pattern, "/attempts/{") {
 		return "attempt"
+	}
+	if strings.Contains(pattern, "/mailbox/{") {
+		return "message"
+	}
+	if strings.Contains(pattern, "/mailbox") {
+		return "mailbox"
 	}
 	for _, r := range []string{"subscription", "event", "deliver", "user", "token"} {
 		if strings.Contains(pattern, "/"+r) {
@@ -274,7 +302,7 @@ func genericCases(f *fixture) []badCase {
 			slot := path[strings.LastIndex(path, "{"):]
 			slot = slot[:strings.Index(slot, "}")+1]
 			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt,
-				"{usr}": id.User, "{tok}": id.Token}[slot]
+				"{usr}": id.User, "{tok}": id.Token, "{pull}": id.Subscription, "{msg}": id.Message}[slot]
 			for kind, v := range map[string]string{"unknown": id.New(prefix), "garbage": "x", "other_kind": f.ws} {
 				add("id/"+kind, badCase{path: strings.Replace(path, slot, v, 1), body: ri.valid,
 					status: notFound, code: "not_found", mention: what})
@@ -593,7 +621,7 @@ func fieldCases() []badCase {
 		{"event_types_too_many", `"event_types":[` + strings.Repeat(`"invoice.paid",`, 100) + `"invoice.paid"]`, "event_types", ""},
 		{"status_active", `"status":"active"`, "status", ""},
 		{"status_paused", `"status":"paused"`, "status", ""},
-		{"mode_pull", `"mode":"pull"`, "mode", ""},
+		{"mode_pull", `"mode":"pull"`, "", ""},
 		{"mode_unknown", `"mode":"smtp"`, "mode", ""},
 		{"mode_number", `"mode":1`, "mode", ""},
 		{"auth_on_push", `"auth":"bearer"`, "auth", ""},
@@ -682,6 +710,56 @@ func fieldCases() []badCase {
 			status: unproc, code: "invalid_field", mention: c.mention})
 	}
 
+	mbox := subsPath + "/{pull}/mailbox"
+	addAll("POST", mbox+"/claim", unproc, []fc{
+		{"count_zero", `{"count":0}`, "count", ""},
+		{"count_too_many", `{"count":1001}`, "count", ""},
+		{"count_string", `{"count":"1"}`, "count", ""},
+		{"lease_zero", `{"lease_seconds":0}`, "lease_seconds", ""},
+		{"lease_too_long", `{"lease_seconds":43201}`, "lease_seconds", ""},
+		{"wait_too_long", `{"wait_seconds":31}`, "wait_seconds", ""},
+		{"wait_negative", `{"wait_seconds":-1}`, "wait_seconds", ""},
+		{"type_invalid", `{"type":"Invoice Paid"}`, "type", ""},
+		{"subject_nul", `{"subject":"patient/\u0000"}`, "subject", ""},
+		{"unknown_field", `{"limit":1}`, "limit", ""},
+	})
+	addAll("POST", mbox+"/{msg}/failed", unproc, []fc{
+		{"reason_missing", `{}`, "reason", ""},
+		{"reason_nul", `{"reason":"a\u0000"}`, "reason", ""},
+		{"delay_on_failed", `{"reason":"x","delay_seconds":5}`, "delay_seconds", ""},
+	})
+	addAll("POST", mbox+"/{msg}/release", unproc, []fc{
+		{"delay_negative", `{"delay_seconds":-1}`, "delay_seconds", ""},
+		{"delay_too_long", `{"delay_seconds":604801}`, "delay_seconds", ""},
+		{"lease_on_release", `{"lease_seconds":5}`, "lease_seconds", ""},
+	})
+	addAll("POST", mbox+"/{msg}/extend", unproc, []fc{
+		{"lease_missing", `{}`, "lease_seconds", ""},
+		{"lease_zero", `{"lease_seconds":0}`, "lease_seconds", ""},
+	})
+	for _, action := range []string{"success", "release", "extend"} {
+		body := `{}`
+		if action == "extend" {
+			body = `{"lease_seconds":30}`
+		}
+		// The fixture's message is new, not claimed: there is no lease to act under.
+		out = append(out, badCase{name: "POST " + mbox + "/" + action + "/not_claimed", method: "POST",
+			path: mbox + "/{msg}/" + action, body: body, status: http.StatusConflict, code: "lease_lost"})
+	}
+	for _, c := range []struct{ name, query, mention string }{
+		{"count_zero", "count=0", "count"},
+		{"count_too_many", "count=1001", "count"},
+		{"status_bogus", "status=archived", "status"},
+		{"type_invalid", "type=A%20B", "type"},
+		{"cursor_invalid_utf8", "cursor=%FF", "cursor"},
+	} {
+		out = append(out, badCase{name: "GET " + mbox + "?" + c.name, method: "GET", path: mbox + "?" + c.query,
+			status: unproc, code: "invalid_field", mention: c.mention})
+	}
+	// A push subscription has no mailbox.
+	out = append(out, badCase{name: "POST " + subsPath + "/{sub}/mailbox/claim/push", method: "POST",
+		path: subsPath + "/{sub}/mailbox/claim", body: `{}`, status: http.StatusNotFound, code: "not_found", mention: "mailbox"})
+
 	addAll("POST", recovPath, unproc, []fc{
 		{"since_missing", `{}`, "since", ""},
 		{"since_empty", `{"since":""}`, "since", ""},
@@ -705,7 +783,7 @@ type errorBody struct {
 func send(t *testing.T, f *fixture, c badCase) (*http.Response, []byte) {
 	t.Helper()
 	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv, "{att}", f.att,
-		"{usr}", f.usr, "{tok}", f.tok).Replace(c.path)
+		"{usr}", f.usr, "{tok}", f.tok, "{pull}", f.pull, "{msg}", f.msg).Replace(c.path)
 	var body io.Reader
 	if c.body != "" {
 		body = strings.NewReader(strings.NewReplacer("{usr}", f.usr).Replace(c.body))
@@ -796,6 +874,7 @@ func testBadInput(t *testing.T, engine func(*config.Config)) {
 			"/api/v1/workspaces/" + f.ws + "/subscriptions/" + f.sub + "/attempts",
 			"/api/v1/users",
 			"/api/v1/users/" + f.usr + "/tokens",
+			"/api/v1/workspaces/" + f.ws + "/subscriptions/" + f.pull + "/mailbox",
 		} {
 			status, body := f.srv.Do(t, "GET", p, nil)
 			// Using a token is activity: its times move, nothing else may.

@@ -74,6 +74,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Debug("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
 	case errs.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="postbode"`)
+		if strings.Contains(r.URL.Path, "/mailbox") { // mailboxes take basic auth too
+			w.Header().Add("WWW-Authenticate", `Basic realm="postbode"`)
+		}
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))

@@ -26,6 +26,7 @@ import (
 	"github.com/postbode/postbode/internal/delivery"
 	"github.com/postbode/postbode/internal/event"
 	"github.com/postbode/postbode/internal/ingest"
+	"github.com/postbode/postbode/internal/mailbox"
 	"github.com/postbode/postbode/internal/maintenance"
 	"github.com/postbode/postbode/internal/metrics"
 	"github.com/postbode/postbode/internal/netguard"
@@ -49,6 +50,7 @@ type App struct {
 
 	now         func() time.Time
 	auth        *auth.Authenticator
+	mailboxes   *mailbox.Service
 	ingest      *ingest.Ingester
 	maintenance *maintenance.Runner
 	dispatcher  *delivery.Dispatcher
@@ -75,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log, now)
 	a.maintenance = &maintenance.Runner{Store: st, Now: now, Owner: a.Node, Retention: cfg.Retention,
-		InactiveAfter: cfg.InactiveAfter, Log: log,
+		InactiveAfter: cfg.InactiveAfter, MailboxRetention: cfg.MailboxRetention, MailboxMaxAge: cfg.MailboxMaxAge, Log: log,
 		Released: a.dispatcher.Notify}
 
 	// The services: every way in calls these, and only these decide.
@@ -94,9 +96,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Delivery: a.dispatcher, CheckTarget: checkTarget, Now: now})
 	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
 	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
+	a.mailboxes = mailbox.New(st, workspaces, a.auth, now)
+	a.ingest.OnMessages = a.mailboxes.Notify
 
 	apiServer := api.New(api.Options{Auth: a.auth, Workspaces: workspaces, Subscriptions: subscriptions,
-		Events: events, Accounts: accounts, Log: log})
+		Events: events, Accounts: accounts, Mailboxes: a.mailboxes, Log: log})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -163,6 +167,7 @@ func (a *App) notified(n store.Notification) {
 		return
 	}
 	a.dispatcher.Notify()
+	a.mailboxes.Notify() // another node may have stored messages
 }
 
 // Serve runs the node on ln until ctx ends, then shuts down in order: stop

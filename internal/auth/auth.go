@@ -131,6 +131,40 @@ type cachedPrincipal struct {
 	expires time.Time
 }
 
+// Credential is what a request presented in its Authorization header: a
+// bearer token, or basic auth's username and password (the token). Token is
+// empty when none was presented or it could not be read.
+type Credential struct {
+	Basic    bool
+	Username string
+	Token    string
+}
+
+// ParseAuthorization decodes an Authorization header: Bearer <token>, or
+// Basic base64(username:token). Anything else is an empty Credential.
+func ParseAuthorization(h string) Credential {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok {
+		return Credential{}
+	}
+	rest = strings.TrimSpace(rest)
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		return Credential{Token: rest}
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return Credential{}
+		}
+		user, pw, ok := strings.Cut(string(raw), ":")
+		if !ok || pw == "" {
+			return Credential{}
+		}
+		return Credential{Basic: true, Username: user, Token: pw}
+	}
+	return Credential{}
+}
+
 // BearerToken extracts the token of an "Authorization: Bearer …" header.
 func BearerToken(header string) (string, bool) {
 	scheme, tok, ok := strings.Cut(header, " ")

@@ -31,6 +31,8 @@ type Config struct {
 	SubscriptionConcurrency int
 	QueueMemory             int64 // bytes the in-memory delivery queues may hold
 	Retention               time.Duration
+	MailboxRetention        time.Duration
+	MailboxMaxAge           time.Duration
 	BootstrapToken          string
 	LogLevel                string
 }
@@ -60,6 +62,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	conc := fs.String("subscription-concurrency", env("POSTBODE_SUBSCRIPTION_CONCURRENCY", "32"), "requests in flight per subscription (POSTBODE_SUBSCRIPTION_CONCURRENCY)")
 	queueMemory := fs.String("queue-memory", env("POSTBODE_QUEUE_MEMORY", "128MiB"), "memory the delivery queues may hold, event data included, e.g. 128MiB or 1GiB (POSTBODE_QUEUE_MEMORY)")
 	retention := fs.String("retention", env("POSTBODE_RETENTION", "720h"), "finished events, their deliveries and attempts are deleted after this long; 0 keeps them (POSTBODE_RETENTION)")
+	mailboxRetention := fs.String("mailbox-retention", env("POSTBODE_MAILBOX_RETENTION", "168h"), "finished mailbox messages (success, failed, replaced, max_retries_exceeded) are deleted after this long; 0 keeps them (POSTBODE_MAILBOX_RETENTION)")
+	mailboxMaxAge := fs.String("mailbox-max-age", env("POSTBODE_MAILBOX_MAX_AGE", "1344h"), "mailbox messages nobody claimed are deleted after this long; 0 keeps them (POSTBODE_MAILBOX_MAX_AGE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -78,6 +82,12 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 {
 		return c, fmt.Errorf("--retention: %q is not a Go duration of 0 or more", *retention)
+	}
+	if c.MailboxRetention, err = time.ParseDuration(*mailboxRetention); err != nil || c.MailboxRetention < 0 {
+		return c, fmt.Errorf("--mailbox-retention: %q is not a Go duration of 0 or more", *mailboxRetention)
+	}
+	if c.MailboxMaxAge, err = time.ParseDuration(*mailboxMaxAge); err != nil || c.MailboxMaxAge < 0 {
+		return c, fmt.Errorf("--mailbox-max-age: %q is not a Go duration of 0 or more", *mailboxMaxAge)
 	}
 	if c.RetrySchedule, err = ParseSchedule(*schedule); err != nil {
 		return c, fmt.Errorf("--retry-schedule: %w", err)

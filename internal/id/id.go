@@ -19,6 +19,7 @@ const (
 	Delivery     = "dlv_"
 	Attempt      = "att_"
 	Inbound      = "inb_"
+	Message      = "msg_"
 )
 
 // New returns prefix followed by 32 hex digits of a fresh UUIDv7.

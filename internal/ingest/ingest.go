@@ -64,6 +64,10 @@ type Dispatch interface {
 
 // Ingester accepts events.
 type Ingester struct {
+	// OnMessages, when set, is called after a commit that put messages in
+	// mailboxes: it wakes the consumers waiting on them (long polls).
+	OnMessages func()
+
 	store    Store
 	now      func() time.Time
 	dispatch Dispatch
@@ -210,6 +214,14 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 	for i := range subs {
 		s := &subs[i]
 		if !s.Matches(p.Type) {
+			continue
+		}
+		if s.Mode == store.ModePull {
+			// A message in the subscription's mailbox, for its consumer to
+			// claim; the store drops it if the subscription was deleted.
+			ne.Messages = append(ne.Messages, store.MailboxMessage{ID: id.New(id.Message), WorkspaceID: p.WorkspaceID,
+				SubscriptionID: s.ID, EventID: ne.Event.ID, Type: p.Type, Subject: p.Subject, Status: store.MessageNew,
+				AvailableAt: now, CreatedAt: now, UpdatedAt: now, Coalesce: s.CoalesceBySubject})
 			continue
 		}
 		// Pending (or sending, leased to this node) whatever the cached
@@ -370,7 +382,7 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		}
 		return
 	}
-	created := 0
+	created, messages := 0, false
 	for _, r := range batch {
 		if err != nil {
 			in.releaseAll(r.nes)
@@ -382,6 +394,7 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		for i := range r.nes {
 			if !mine[i].Duplicate {
 				created++
+				messages = messages || len(r.nes[i].Messages) > 0
 			}
 			in.handOver(&r.nes[i], mine[i].Leased)
 		}
@@ -390,6 +403,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 	if created > 0 {
 		in.metrics.EventsAccepted.Add(float64(created))
 		in.dispatch.Notify()
+	}
+	if messages && in.OnMessages != nil {
+		in.OnMessages()
 	}
 }
 

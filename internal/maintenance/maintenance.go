@@ -28,6 +28,7 @@ type Store interface {
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
 	MarkUsersInactive(ctx context.Context, before, now time.Time) ([]string, error)
+	PruneMessages(ctx context.Context, finishedBefore, newBefore time.Time, limit int) (int, error)
 	PruneSessions(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -39,7 +40,12 @@ type Runner struct {
 	Retention time.Duration    // finished events older than this are deleted
 	// InactiveAfter: users without activity this long become inactive (0: never).
 	InactiveAfter time.Duration
-	Log           *slog.Logger
+	// MailboxRetention: finished mailbox messages are deleted after this
+	// long; MailboxMaxAge: new ones that nobody claimed, after this long
+	// (0: kept).
+	MailboxRetention time.Duration
+	MailboxMaxAge    time.Duration
+	Log              *slog.Logger
 	// Released is called when expired leases went back to the queue.
 	Released func()
 	// Leading, if set, is told whether this node leads after each round.
@@ -98,6 +104,19 @@ func (r *Runner) Round(ctx context.Context) {
 	}
 	if _, err := r.Store.PruneSessions(ctx, t); err != nil {
 		r.Log.Error("maintenance: deleting expired sessions", "err", err)
+	}
+	if r.MailboxRetention > 0 || r.MailboxMaxAge > 0 {
+		// A zero setting keeps those messages: a time before any message.
+		finished, unclaimed := time.Time{}, time.Time{}
+		if r.MailboxRetention > 0 {
+			finished = t.Add(-r.MailboxRetention)
+		}
+		if r.MailboxMaxAge > 0 {
+			unclaimed = t.Add(-r.MailboxMaxAge)
+		}
+		if _, err := r.Store.PruneMessages(ctx, finished, unclaimed, pruneBatch); err != nil {
+			r.Log.Error("maintenance: deleting old mailbox messages", "err", err)
+		}
 	}
 	if r.Retention <= 0 {
 		return

@@ -277,8 +277,8 @@ type Subscriptions interface {
 	// the dispatcher.
 	SubscriptionByID(ctx context.Context, id string) (*Subscription, error)
 	ListSubscriptions(ctx context.Context, workspaceID string, p Page) ([]Subscription, error)
-	// RoutableSubscriptions returns every push subscription of a workspace,
-	// whatever its status, for routing.
+	// RoutableSubscriptions returns every subscription of a workspace, push
+	// and pull, whatever its status, for routing.
 	RoutableSubscriptions(ctx context.Context, workspaceID string) ([]Subscription, error)
 	// UpdateSubscription writes the editable fields of s: never its status,
 	// secrets or failure count.

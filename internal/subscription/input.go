@@ -99,19 +99,23 @@ const (
 	MaxAPIVersion  = 100
 )
 
-// apply validates in and writes it onto sub.
-func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input) error {
+// apply validates in and writes it onto sub; creating says whether sub is
+// new (a mode and a pull subscription's auth are chosen once).
+func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input, creating bool) error {
 	if in.Status != nil {
 		return errs.Invalidf("status", "is read-only; use the enable and disable actions")
 	}
 	if in.Mode != nil {
-		switch *in.Mode {
-		case store.ModePush:
-		case store.ModePull:
-			return errs.Invalidf("mode", "pull subscriptions (mailboxes) are not available in this version")
-		default:
+		if !creating && *in.Mode != sub.Mode {
+			return errs.Invalidf("mode", "cannot change; make a new subscription instead")
+		}
+		if *in.Mode != store.ModePush && *in.Mode != store.ModePull {
 			return errs.Invalidf("mode", "must be push or pull")
 		}
+		sub.Mode = *in.Mode
+	}
+	if sub.Mode == store.ModePull {
+		return s.applyPull(ctx, sub, in, creating)
 	}
 	if in.Auth != nil {
 		return errs.Invalidf("auth", "applies to pull subscriptions only")
@@ -215,6 +219,46 @@ func (s *Service) apply(ctx context.Context, sub *store.Subscription, in *Input)
 			}
 			sub.APIVersion = &v
 		}
+	}
+	return nil
+}
+
+// applyPull applies the fields of a pull subscription (a mailbox): a name,
+// event types, how its consumer authenticates and whether new messages
+// replace unclaimed ones about the same subject. The fields of pushing are
+// refused, rather than kept for nothing.
+func (s *Service) applyPull(ctx context.Context, sub *store.Subscription, in *Input, creating bool) error {
+	for field, set := range map[string]bool{"url": in.URL != nil, "headers": in.Headers != nil, "payload": in.Payload != nil,
+		"format": in.Format != nil, "signature_scheme": in.SignatureScheme != nil, "signature_header": in.SignatureHeader != nil,
+		"secret": in.Secret != nil, "timeout_seconds": in.TimeoutSeconds != nil, "failure_threshold": in.FailureThreshold != nil,
+		"retry_schedule": len(in.RetrySchedule) > 0, "api_version": len(in.APIVersion) > 0} {
+		if set {
+			return errs.Invalidf(field, "applies to push subscriptions only")
+		}
+	}
+	if in.Name != nil {
+		sub.Name = strings.TrimSpace(*in.Name)
+		if err := validate.Name("name", sub.Name); err != nil {
+			return err
+		}
+	}
+	if in.EventTypes != nil {
+		if err := s.opt.Workspaces.CheckEventTypes(ctx, sub.WorkspaceID, in.EventTypes); err != nil {
+			return err
+		}
+		sub.EventTypes = []string(in.EventTypes)
+	}
+	if in.Auth != nil {
+		if !creating && *in.Auth != sub.Auth {
+			return errs.Invalidf("auth", "cannot change; make a new subscription instead")
+		}
+		if *in.Auth != store.AuthBearer && *in.Auth != store.AuthBasic {
+			return errs.Invalidf("auth", "must be bearer or basic")
+		}
+		sub.Auth = *in.Auth
+	}
+	if in.CoalesceBySubject != nil {
+		sub.CoalesceBySubject = *in.CoalesceBySubject
 	}
 	return nil
 }

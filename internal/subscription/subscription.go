@@ -41,6 +41,9 @@ const (
 type Store interface {
 	store.Subscriptions
 	store.Attempts
+	// DeleteSubscription takes a pull subscription's app token with it; a
+	// pull subscription gets its token made here.
+	CreateToken(ctx context.Context, t *store.Token) error
 }
 
 // Routes is the routing cache of ingest, dropped when a workspace's
@@ -80,10 +83,14 @@ func New(opt Options) *Service { return &Service{opt: opt} }
 func (s *Service) now() time.Time { return s.opt.Now().UTC().Truncate(time.Microsecond) }
 
 // Created is a subscription as shown right after its secret was made: the
-// only time the secret is shown.
+// only time the secret is shown. A pull subscription has no secret but an
+// app token for its consumer (with basic auth, the password beside
+// Username), shown this once too.
 type Created struct {
 	*store.Subscription
-	Secret string `json:"secret"`
+	Secret   string `json:"secret,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Username string `json:"username,omitempty"`
 }
 
 // Create adds a push subscription to ws.
@@ -102,14 +109,51 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, ws string, in *
 	if in.EventTypes == nil {
 		return nil, errs.Invalidf("event_types", `is required: a list of event type names, or ["*"]`)
 	}
-	if err := s.apply(ctx, sub, in); err != nil {
+	if in.Mode != nil && *in.Mode == store.ModePull {
+		sub.Secret, sub.Auth = "", store.AuthBearer
+	}
+	if err := s.apply(ctx, sub, in, true); err != nil {
 		return nil, err
 	}
 	if err := s.opt.Store.CreateSubscription(ctx, sub); err != nil {
 		return nil, err
 	}
 	s.opt.Routes.Invalidate(ws)
+	if sub.Mode == store.ModePull {
+		return s.pullToken(ctx, p, sub)
+	}
 	return &Created{Subscription: View(sub), Secret: sub.Secret}, nil
+}
+
+// pullToken makes the app token of a new pull subscription, owned by its
+// maker: valid for this mailbox only. Should it fail, the subscription goes
+// too, so that none is left that no consumer can reach.
+func (s *Service) pullToken(ctx context.Context, p *auth.Principal, sub *store.Subscription) (*Created, error) {
+	secret := auth.NewToken(store.TokenApp)
+	t := &store.Token{ID: id.New(id.Token), UserID: p.User.ID, Kind: store.TokenApp, Name: sub.Name,
+		Hash: auth.HashToken(secret), ResourceID: sub.ID, CreatedAt: sub.CreatedAt}
+	if err := s.opt.Store.CreateToken(ctx, t); err != nil {
+		if derr := s.opt.Store.DeleteSubscription(context.WithoutCancel(ctx), sub.WorkspaceID, sub.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		s.opt.Routes.Invalidate(sub.WorkspaceID)
+		return nil, err
+	}
+	c := &Created{Subscription: View(sub), Token: secret}
+	if sub.Auth == store.AuthBasic {
+		c.Username = sub.ID
+	}
+	return c, nil
+}
+
+// push loads a push subscription for an action that sends: a pull
+// subscription has nothing to send to.
+func (s *Service) push(ctx context.Context, p *auth.Principal, ws, subID string) (*store.Subscription, error) {
+	sub, err := s.load(ctx, p, ws, subID)
+	if err == nil && sub.Mode != store.ModePush {
+		return nil, errs.Conflictf("pull_subscription", "this is a pull subscription (a mailbox): it sends nothing; its consumer claims from it")
+	}
+	return sub, err
 }
 
 // View is sub as it may be shown: secrets in its URL and headers masked
@@ -179,7 +223,7 @@ func (s *Service) Update(ctx context.Context, p *auth.Principal, ws, subID strin
 	if in.Secret != nil {
 		return nil, errs.Invalidf("secret", "cannot be changed here; use rotate-secret")
 	}
-	if err := s.apply(ctx, sub, in); err != nil {
+	if err := s.apply(ctx, sub, in, false); err != nil {
 		return nil, err
 	}
 	sub.UpdatedAt = s.now()
@@ -212,7 +256,7 @@ func (s *Service) Delete(ctx context.Context, p *auth.Principal, ws, subID strin
 // Test sends a webhook.test event now, whose data is the calling user, and
 // returns the attempt. It does not count toward auto-disable.
 func (s *Service) Test(ctx context.Context, p *auth.Principal, ws, subID string) (*store.Attempt, error) {
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +280,7 @@ func (s *Service) Disable(ctx context.Context, p *auth.Principal, ws, subID stri
 }
 
 func (s *Service) setStatus(ctx context.Context, p *auth.Principal, ws, subID, status string) (*store.Subscription, error) {
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +296,7 @@ func (s *Service) setStatus(ctx context.Context, p *auth.Principal, ws, subID, s
 // RotateSecret installs a new secret; the old one keeps signing beside it
 // for SecretRotationGrace.
 func (s *Service) RotateSecret(ctx context.Context, p *auth.Principal, ws, subID string) (*Created, error) {
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +313,7 @@ func (s *Service) RotateSecret(ctx context.Context, p *auth.Principal, ws, subID
 // since (an RFC 3339 time), making a disabled subscription active first.
 // It returns how many were queued.
 func (s *Service) Recover(ctx context.Context, p *auth.Principal, ws, subID, since string) (int, error) {
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +334,7 @@ func (s *Service) Recover(ctx context.Context, p *auth.Principal, ws, subID, sin
 // bodies cut (the whole attempt is at Attempt).
 func (s *Service) ListAttempts(ctx context.Context, p *auth.Principal, ws, subID string, q listing.Query) (listing.List[store.Attempt], error) {
 	var out listing.List[store.Attempt]
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return out, err
 	}
@@ -315,7 +359,7 @@ func (s *Service) ListAttempts(ctx context.Context, p *auth.Principal, ws, subID
 
 // Attempt returns one attempt whole.
 func (s *Service) Attempt(ctx context.Context, p *auth.Principal, ws, subID, attemptID string) (*store.Attempt, error) {
-	sub, err := s.load(ctx, p, ws, subID)
+	sub, err := s.push(ctx, p, ws, subID)
 	if err != nil {
 		return nil, err
 	}

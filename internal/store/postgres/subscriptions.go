@@ -101,7 +101,7 @@ func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store
 func (db *DB) RoutableSubscriptions(ctx context.Context, workspaceID string) (_ []store.Subscription, err error) {
 	defer unavailable(&err)
 	rows, err := db.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE workspace_id = $1 AND mode = 'push' ORDER BY id`, workspaceID)
+		WHERE workspace_id = $1 ORDER BY id`, workspaceID)
 	if err != nil {
 		return nil, err
 	}

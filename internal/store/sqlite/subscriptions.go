@@ -101,7 +101,7 @@ func (db *DB) ListSubscriptions(ctx context.Context, workspaceID string, p store
 // RoutableSubscriptions returns a workspace's push subscriptions.
 func (db *DB) RoutableSubscriptions(ctx context.Context, workspaceID string) ([]store.Subscription, error) {
 	return db.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE workspace_id = ? AND mode = 'push' ORDER BY id`, workspaceID)
+		WHERE workspace_id = ? ORDER BY id`, workspaceID)
 }
 
 // UpdateSubscription writes the fields a PATCH may change.

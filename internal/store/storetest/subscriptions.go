@@ -94,11 +94,11 @@ func subscriptionTests() []test {
 			}
 			wantIDs(t, "subscriptions", got, want)
 		}},
-		{"RoutableIsEveryPushSubscription", func(t *testing.T, f *fixture) {
+		{"RoutableIsEverySubscription", func(t *testing.T, f *fixture) {
 			active := f.newSub("")
 			paused := f.newSub("", func(s *store.Subscription) { s.Status = store.SubscriptionPaused })
 			disabled := f.newSub("", func(s *store.Subscription) { s.Status = store.SubscriptionDisabled })
-			f.newSub("", func(s *store.Subscription) { s.Mode, s.URL, s.Auth = "pull", "", "bearer" })
+			pull := f.newSub("", func(s *store.Subscription) { s.Mode, s.URL, s.Auth = "pull", "", "bearer" })
 			f.newSub(f.newWorkspace("other", ""))
 			subs, err := f.s.RoutableSubscriptions(f.ctx, f.ws)
 			f.must(err, "RoutableSubscriptions")
@@ -109,7 +109,7 @@ func subscriptionTests() []test {
 					wantSame(t, "routable subscription", &s, paused)
 				}
 			}
-			wantIDs(t, "routable", sorted(got...), sorted(active.ID, paused.ID, disabled.ID))
+			wantIDs(t, "routable", sorted(got...), sorted(active.ID, paused.ID, disabled.ID, pull.ID))
 		}},
 		{"UpdateWritesEditableFields", func(t *testing.T, f *fixture) {
 			orig := f.newSub("", func(s *store.Subscription) {

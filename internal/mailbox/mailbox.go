@@ -1,0 +1,375 @@
+// Package mailbox is the service for mailboxes, the messages of pull
+// subscriptions (Koppeltaal's model): a consumer claims the oldest new
+// messages under a lease (GetNextNewAndClaim), then acknowledges each:
+// success, failed (permanent, with a reason), release (transient, new again
+// after a delay) or extend. A lease that runs out makes the message new
+// again and counts a claim; after store.MaxClaims it is
+// max_retries_exceeded. A claim that finds nothing may wait for new
+// messages (long polling), woken by a publish on any node.
+package mailbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/postbode/postbode/internal/auth"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/listing"
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/validate"
+	"github.com/postbode/postbode/internal/workspace"
+)
+
+// The rules' numbers (SPEC §5).
+const (
+	MaxCount            = 1000
+	DefaultLeaseSeconds = 60
+	MaxLeaseSeconds     = 12 * 60 * 60
+	MaxWaitSeconds      = 30
+	MaxDelaySeconds     = 7 * 24 * 60 * 60
+	MaxReason           = 2000
+)
+
+// Store is what the service needs of the store.
+type Store interface {
+	store.Mailboxes
+	GetSubscription(ctx context.Context, workspaceID, id string) (*store.Subscription, error)
+}
+
+// Service decides about mailboxes.
+type Service struct {
+	store      Store
+	workspaces *workspace.Service
+	auth       *auth.Authenticator
+	now        func() time.Time
+
+	mu   sync.Mutex
+	wake chan struct{} // closed and replaced when new messages may be claimable
+}
+
+// New returns the service.
+func New(st Store, ws *workspace.Service, a *auth.Authenticator, now func() time.Time) *Service {
+	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{})}
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Notify wakes the claims waiting for messages: ingest calls it after a
+// commit put messages in mailboxes, and the node does on a cluster
+// notification that another node stored some.
+func (s *Service) Notify() {
+	s.mu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Service) waiter() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+// Authenticate checks a mailbox request's credential: the pull
+// subscription's app token (bearer, or basic with the subscription's id as
+// the username), or an integration token of a user who may use the
+// workspace. Any other is unauthenticated, alike.
+func (s *Service) Authenticate(ctx context.Context, c auth.Credential, subID string) (*auth.Principal, error) {
+	refused := errs.Unauthenticatedf("send this mailbox's token, or an integration token, as Authorization: Bearer <token> " +
+		"(or Basic with the subscription's id as the username and the token as the password)")
+	if c.Token == "" {
+		return nil, refused
+	}
+	p, err := s.auth.Token(ctx, c.Token)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return nil, refused
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch p.Token.Kind {
+	case store.TokenApp:
+		if p.Token.ResourceID != subID || c.Basic && c.Username != subID {
+			return nil, refused
+		}
+	case store.TokenIntegration:
+		if c.Basic && c.Username != subID {
+			return nil, refused
+		}
+	default:
+		return nil, refused
+	}
+	return p, nil
+}
+
+// mailbox loads the pull subscription whose mailbox p acts on.
+func (s *Service) mailbox(ctx context.Context, p *auth.Principal, ws, subID string) (*store.Subscription, error) {
+	if err := s.workspaces.Access(ctx, p, ws); err != nil {
+		return nil, err
+	}
+	if err := validate.ID("id", subID); err != nil {
+		return nil, err
+	}
+	sub, err := s.store.GetSubscription(ctx, ws, subID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && sub.Mode != store.ModePull {
+		return nil, errs.NotFoundf("mailbox")
+	}
+	return sub, err
+}
+
+// ClaimInput asks for messages; nil fields take their defaults.
+type ClaimInput struct {
+	Count        *int   `json:"count"`
+	LeaseSeconds *int   `json:"lease_seconds"`
+	WaitSeconds  *int   `json:"wait_seconds"`
+	Type         string `json:"type"`
+	Subject      string `json:"subject"`
+}
+
+// Claimed is one claimed message, with its event.
+type Claimed struct {
+	ID           string       `json:"id"`
+	Event        *store.Event `json:"event"`
+	ClaimedUntil time.Time    `json:"claimed_until"`
+	Claims       int          `json:"claims"`
+	LeaseID      string       `json:"lease_id"`
+}
+
+// Claims is a claim's answer.
+type Claims struct {
+	Messages []Claimed `json:"messages"`
+}
+
+func bounded(field string, v *int, def, lo, hi int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < lo || *v > hi {
+		return 0, errs.Invalidf(field, "must be from %d to %d", lo, hi)
+	}
+	return *v, nil
+}
+
+// Claim claims the oldest new messages of a mailbox (GetNextNewAndClaim).
+// With wait_seconds, a claim that finds none waits up to that long for
+// one, woken when messages are stored or a delay or lease runs out.
+func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string, in ClaimInput) (*Claims, error) {
+	sub, err := s.mailbox(ctx, p, ws, subID)
+	if err != nil {
+		return nil, err
+	}
+	count, err := bounded("count", in.Count, 1, 1, MaxCount)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := bounded("lease_seconds", in.LeaseSeconds, DefaultLeaseSeconds, 1, MaxLeaseSeconds)
+	if err != nil {
+		return nil, err
+	}
+	wait, err := bounded("wait_seconds", in.WaitSeconds, 0, 0, MaxWaitSeconds)
+	if err != nil {
+		return nil, err
+	}
+	if in.Type != "" {
+		if err := validate.EventTypeName("type", in.Type); err != nil {
+			return nil, err
+		}
+	}
+	if err := validate.Line("subject", in.Subject, 255); err != nil {
+		return nil, err
+	}
+	deadline := time.NewTimer(time.Duration(wait) * time.Second)
+	defer deadline.Stop()
+	for {
+		woken := s.waiter() // before the claim: a publish after it still wakes
+		now := s.clock()
+		got, err := s.store.ClaimMessages(ctx, store.MailboxClaim{WorkspaceID: ws, SubscriptionID: sub.ID, Count: count,
+			Type: in.Type, Subject: in.Subject, Now: now, LeaseUntil: now.Add(time.Duration(lease) * time.Second),
+			LeaseID: newLeaseID()})
+		if err != nil {
+			return nil, err
+		}
+		if len(got) > 0 || wait == 0 {
+			out := &Claims{Messages: make([]Claimed, len(got))}
+			for i := range got {
+				m := &got[i].Message
+				out.Messages[i] = Claimed{ID: m.ID, Event: &got[i].Event, ClaimedUntil: *m.ClaimedUntil, Claims: m.Claims, LeaseID: m.LeaseID}
+			}
+			return out, nil
+		}
+		// Nothing yet: wait for a publish, for the earliest delay or lease
+		// to run out, or for the wait to end.
+		var due <-chan time.Time
+		var timer *time.Timer
+		if next, ok, err := s.store.NextMessage(ctx, sub.ID, now); err != nil {
+			return nil, err
+		} else if ok {
+			timer = time.NewTimer(max(next.Sub(now), time.Millisecond))
+			due = timer.C
+		}
+		select {
+		case <-woken:
+		case <-due:
+		case <-deadline.C:
+			wait = 0 // one last look, then answer
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func newLeaseID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "lease_" + hex.EncodeToString(b)
+}
+
+// AckInput is an acknowledgement's body.
+type AckInput struct {
+	// LeaseID, when given, must be the claim's: an acknowledgement made
+	// after another claim took the message is then refused, not applied.
+	LeaseID      string `json:"lease_id"`
+	Reason       string `json:"reason"`
+	DelaySeconds *int   `json:"delay_seconds"`
+	LeaseSeconds *int   `json:"lease_seconds"`
+}
+
+// Ack acknowledges a claimed message: action is store.AckSuccess,
+// AckFailed (a reason is required), AckRelease (new again after
+// delay_seconds) or AckExtend (the lease runs lease_seconds from now). A
+// message whose lease was lost is refused with lease_lost.
+func (s *Service) Ack(ctx context.Context, p *auth.Principal, ws, subID, msgID, action string, in AckInput) (*store.MailboxMessage, error) {
+	sub, err := s.mailbox(ctx, p, ws, subID)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate.ID("message_id", msgID); err != nil {
+		return nil, err
+	}
+	if err := validate.ID("lease_id", in.LeaseID); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	a := store.MailboxAck{WorkspaceID: ws, SubscriptionID: sub.ID, MessageID: msgID, LeaseID: in.LeaseID, Action: action, Now: now}
+	switch action {
+	case store.AckSuccess:
+	case store.AckFailed, store.AckRelease:
+		if err := validate.Text("reason", in.Reason, MaxReason); err != nil {
+			return nil, err
+		}
+		if action == store.AckFailed && in.Reason == "" {
+			return nil, errs.Invalidf("reason", "is required: why the message failed for good")
+		}
+		a.Reason = in.Reason
+		delay, err := bounded("delay_seconds", in.DelaySeconds, 0, 0, MaxDelaySeconds)
+		if err != nil {
+			return nil, err
+		}
+		if action == store.AckFailed && in.DelaySeconds != nil {
+			return nil, errs.Invalidf("delay_seconds", "applies to release only")
+		}
+		a.AvailableAt = now.Add(time.Duration(delay) * time.Second)
+	case store.AckExtend:
+		if in.LeaseSeconds == nil {
+			return nil, errs.Invalidf("lease_seconds", "is required: how long the lease runs from now")
+		}
+		lease, err := bounded("lease_seconds", in.LeaseSeconds, 0, 1, MaxLeaseSeconds)
+		if err != nil {
+			return nil, err
+		}
+		a.LeaseUntil = now.Add(time.Duration(lease) * time.Second)
+	default:
+		return nil, errs.NotFoundf("action " + strconv.Quote(action))
+	}
+	if action != store.AckFailed && action != store.AckRelease && in.Reason != "" {
+		return nil, errs.Invalidf("reason", "applies to failed and release only")
+	}
+	if action != store.AckRelease && action != store.AckFailed && in.DelaySeconds != nil {
+		return nil, errs.Invalidf("delay_seconds", "applies to release only")
+	}
+	if action != store.AckExtend && in.LeaseSeconds != nil {
+		return nil, errs.Invalidf("lease_seconds", "applies to extend only")
+	}
+	m, err := s.store.AckMessage(ctx, a)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errs.NotFoundf("message")
+	case errors.Is(err, store.ErrLeaseLost):
+		return nil, errs.Conflictf("lease_lost", "the message's lease ran out or another claim holds it; claim it again")
+	case err != nil:
+		return nil, err
+	}
+	if action == store.AckRelease {
+		s.Notify() // a waiting claim may take it (now or after its delay)
+	}
+	return m, nil
+}
+
+// Filter narrows a search of a mailbox.
+type Filter struct {
+	Status  string
+	Type    string
+	Subject string
+}
+
+// Search pages a mailbox's messages oldest first, narrowed by f; q.Limit
+// is the route's count.
+func (s *Service) Search(ctx context.Context, p *auth.Principal, ws, subID string, f Filter, q listing.Query) (listing.List[store.MailboxMessage], error) {
+	var out listing.List[store.MailboxMessage]
+	sub, err := s.mailbox(ctx, p, ws, subID)
+	if err != nil {
+		return out, err
+	}
+	if f.Status != "" && !validStatus(f.Status) {
+		return out, errs.Invalidf("status", "must be one of new, claimed, success, failed, max_retries_exceeded, replaced")
+	}
+	if f.Type != "" {
+		if err := validate.EventTypeName("type", f.Type); err != nil {
+			return out, err
+		}
+	}
+	if err := validate.Line("subject", f.Subject, 255); err != nil {
+		return out, err
+	}
+	pg, err := listing.Page(q, 100, MaxCount)
+	if err != nil {
+		if e, ok := errs.As(err); ok && e.Field == "limit" {
+			return out, errs.Invalidf("count", "must be a whole number from 1 to %d", MaxCount)
+		}
+		return out, err
+	}
+	ms, err := s.store.ListMessages(ctx, ws, sub.ID, store.MessageFilter{Status: f.Status, Type: f.Type, Subject: f.Subject,
+		Now: s.clock()}, pg)
+	if err != nil {
+		return out, err
+	}
+	return listing.Cut(ms, pg, func(m *store.MailboxMessage) string { return m.ID }), nil
+}
+
+func validStatus(v string) bool {
+	for _, s := range store.MessageStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats counts a mailbox's messages by status.
+func (s *Service) Stats(ctx context.Context, p *auth.Principal, ws, subID string) (map[string]int, error) {
+	sub, err := s.mailbox(ctx, p, ws, subID)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.MessageStats(ctx, ws, sub.ID, s.clock())
+}
