@@ -378,7 +378,8 @@ type Cluster interface {
 	// holds it.
 	TryLead(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 	// Prune deletes up to limit events created before before whose
-	// deliveries are all finished, with their deliveries and attempts, and
+	// deliveries are all finished and that have no new or claimed mailbox
+	// message, with their deliveries, attempts and messages, and
 	// idempotency keys older than keysBefore; it returns the events deleted.
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
 }
@@ -391,7 +392,14 @@ type Notification struct {
 	// UserID is set when the user's account or tokens changed: forget
 	// cached credentials of this user.
 	UserID string
+	// Mailbox is set when messages became claimable in the mailbox of this
+	// pull subscription (published, or released): wake its long polls.
+	// MailboxAny ("*") says any mailbox may have.
+	Mailbox string
 }
+
+// MailboxAny in Notification.Mailbox wakes the long polls of every mailbox.
+const MailboxAny = "*"
 
 // Claim asks for due deliveries to lease.
 // Deliveries are claimed longest-waiting first (by next_attempt_at).

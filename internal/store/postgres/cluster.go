@@ -15,7 +15,8 @@ import (
 
 // A notification's payload is one or more clauses separated by single
 // spaces: "d" (new due deliveries), "s <workspace> <subscription>" (a
-// subscription changed), "u <user>" (a user's account or tokens changed).
+// subscription changed), "u <user>" (a user's account or tokens changed),
+// "m <subscription>" (messages claimable in a mailbox; "m *": any).
 // Ids hold no spaces. Statements that notify in SQL write the same clauses.
 
 // Announce tells every node, this one included, of n. A notification with
@@ -31,6 +32,9 @@ func (db *DB) Announce(ctx context.Context, n store.Notification) (err error) {
 	}
 	if n.UserID != "" {
 		f = append(f, "u", n.UserID)
+	}
+	if n.Mailbox != "" {
+		f = append(f, "m", n.Mailbox)
 	}
 	if len(f) == 0 {
 		return nil
@@ -57,6 +61,8 @@ func parseNotification(payload string) store.Notification {
 			n.WorkspaceID, n.SubscriptionID, f = f[1], f[2], f[3:]
 		case f[0] == "u" && len(f) >= 2:
 			n.UserID, f = f[1], f[2:]
+		case f[0] == "m" && len(f) >= 2:
+			n.Mailbox, f = f[1], f[2:]
 		default:
 			n.Deliveries = true
 			return n

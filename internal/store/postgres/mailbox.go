@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/postbode/postbode/internal/store"
 )
@@ -110,9 +111,33 @@ func writeMessages(ctx context.Context, tx pgx.Tx, events []store.NewEvent, out 
 			return err
 		}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"mailbox_messages"}, []string{"id", "workspace_id", "subscription_id",
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"mailbox_messages"}, []string{"id", "workspace_id", "subscription_id",
 		"event_id", "type", "subject", "status", "claims", "claimed_until", "lease_id", "available_at", "reason",
-		"created_at", "updated_at"}, pgx.CopyFromRows(rows))
+		"created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	// Wake the long polls of these mailboxes on every node, at commit.
+	var mailboxes []string
+	for _, r := range rows {
+		mailboxes = append(mailboxes, r[2].(string))
+	}
+	slices.Sort(mailboxes)
+	return notifyMailboxes(ctx, tx, slices.Compact(mailboxes))
+}
+
+// maxMailboxNotifications is how many mailboxes one transaction names in
+// its notifications; beyond that it wakes them all (store.MailboxAny).
+const maxMailboxNotifications = 64
+
+// notifyMailboxes tells every node that messages became claimable in the
+// mailboxes of subIDs, one notification each (sent at commit).
+func notifyMailboxes(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, subIDs []string) error {
+	if len(subIDs) > maxMailboxNotifications {
+		subIDs = []string{store.MailboxAny}
+	}
+	_, err := q.Exec(ctx, `SELECT pg_notify($1, 'm ' || s) FROM unnest($2::text[]) AS s`, notifyChannel, subIDs)
 	return err
 }
 
@@ -230,6 +255,12 @@ func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (_ *store.Mail
 		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3
 		AND status = 'claimed' AND claimed_until > $4 AND ($5 = '' OR lease_id = $5)
 		RETURNING `+messageColumns, args...))
+	if err == nil && m.Status == store.MessageNew && !m.AvailableAt.After(a.Now) {
+		// Released without a delay: claimable at once, on any node. Best
+		// effort: the release stands either way, and long polls also wake
+		// at NextMessage.
+		notifyMailboxes(context.WithoutCancel(ctx), db.pool, []string{m.SubscriptionID})
+	}
 	if err != store.ErrNotFound {
 		return m, err
 	}

@@ -170,6 +170,12 @@ func argument(ctx context.Context, t reflect.Type) reflect.Value {
 		return reflect.ValueOf(time.Now())
 	case reflect.TypeFor[store.Notification]():
 		return reflect.ValueOf(store.Notification{UserID: "usr_x"})
+	case reflect.TypeFor[store.MailboxClaim]():
+		// A claim of nothing, or an acknowledgement of no known kind, is
+		// answered without asking the database.
+		return reflect.ValueOf(store.MailboxClaim{Count: 1})
+	case reflect.TypeFor[store.MailboxAck]():
+		return reflect.ValueOf(store.MailboxAck{Action: store.AckSuccess})
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -1,0 +1,97 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/store/postgres"
+	"github.com/postbode/postbode/internal/store/postgres/pgtest"
+)
+
+// TestPublishWakesMailboxesOnOtherNodes publishes a message to a pull
+// subscription on one node and hears, on another's Listen, that its mailbox
+// has messages: what wakes a long poll there. A release without delay
+// wakes it too.
+func TestPublishWakesMailboxesOnOtherNodes(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	var nodes [2]*postgres.DB
+	for i := range nodes {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		nodes[i] = db
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ws := &store.Workspace{ID: "ws_1", Name: "w", CreatedAt: now}
+	if err := nodes[1].CreateWorkspace(ctx, ws, ""); err != nil {
+		t.Fatal(err)
+	}
+	sub := &store.Subscription{ID: "sub_pull", WorkspaceID: ws.ID, Name: "s", Mode: store.ModePull,
+		EventTypes: []string{"*"}, Status: store.SubscriptionActive, Payload: "full", Format: "envelope",
+		Headers: map[string]string{}, SignatureScheme: "standard", Secret: "whsec_eA==", TimeoutSeconds: 10,
+		FailureThreshold: 5, Auth: store.AuthBearer, CreatedAt: now, UpdatedAt: now}
+	if err := nodes[1].CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+
+	heard := make(chan store.Notification, 100)
+	listenCtx, cancel := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		nodes[0].Listen(listenCtx, func(n store.Notification) {
+			select {
+			case heard <- n:
+			default:
+			}
+		})
+	}()
+	defer func() { cancel(); <-listening }()
+	hear := func(want store.Notification, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case n := <-heard:
+				if n == want {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	warmUp := store.Notification{Mailbox: "sub_warm_up"}
+	for i := 0; !hear(warmUp, 100*time.Millisecond); i++ {
+		if i == 50 {
+			t.Fatal("Listen heard nothing within 5s")
+		}
+		if err := nodes[1].Announce(ctx, warmUp); err != nil {
+			t.Fatalf("Announce: %v", err)
+		}
+	}
+	e := store.Event{ID: "evt_1", WorkspaceID: ws.ID, Type: "t", Label: "T", Data: []byte(`{}`), CreatedAt: now}
+	if _, err := nodes[1].InsertEvents(ctx, []store.NewEvent{{Event: e,
+		Messages: []store.MailboxMessage{{ID: "msg_1", SubscriptionID: sub.ID}}}}); err != nil {
+		t.Fatalf("InsertEvents: %v", err)
+	}
+	if !hear(store.Notification{Mailbox: sub.ID}, time.Second) {
+		t.Fatal("the publish did not wake the mailbox on the other node within a second")
+	}
+	cms, err := nodes[1].ClaimMessages(ctx, store.MailboxClaim{WorkspaceID: ws.ID, SubscriptionID: sub.ID, Count: 1,
+		Now: now, LeaseUntil: now.Add(time.Minute), LeaseID: "lease"})
+	if err != nil || len(cms) != 1 {
+		t.Fatalf("ClaimMessages: %d, %v", len(cms), err)
+	}
+	if _, err := nodes[1].AckMessage(ctx, store.MailboxAck{WorkspaceID: ws.ID, SubscriptionID: sub.ID, MessageID: "msg_1",
+		LeaseID: "lease", Action: store.AckRelease, Now: now}); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if !hear(store.Notification{Mailbox: sub.ID}, time.Second) {
+		t.Error("the release did not wake the mailbox on the other node within a second")
+	}
+}
