@@ -159,15 +159,19 @@ func nodeName() string {
 func (a *App) notified(n store.Notification) {
 	if n.UserID != "" {
 		a.auth.Forget(n.UserID)
-		return
 	}
 	if n.SubscriptionID != "" {
 		a.ingest.Invalidate(n.WorkspaceID)
 		a.dispatcher.Invalidate(n.SubscriptionID)
-		return
 	}
-	a.dispatcher.Notify()
-	a.mailboxes.Notify() // another node may have stored messages
+	if n.Deliveries {
+		a.dispatcher.Notify()
+	}
+	// Messages stored or released on another node; after a lost
+	// connection (Deliveries alone) they may have been missed.
+	if n.Mailbox != "" || n.Deliveries {
+		a.mailboxes.Notify()
+	}
 }
 
 // Serve runs the node on ln until ctx ends, then shuts down in order: stop
