@@ -19,6 +19,8 @@ const (
 	Delivery     = "dlv_"
 	Attempt      = "att_"
 	Inbound      = "inb_"
+	// InboundRequest is an entry of an inbound webhook's request log.
+	InboundRequest = "inr_"
 )
 
 // New returns prefix followed by 32 hex digits of a fresh UUIDv7.
