@@ -260,7 +260,7 @@ func testInboundBadInput(t *testing.T, engine func(*config.Config)) {
 	}
 	srv.JSON(t, "GET", "/api/v1/users/"+admin.ID+"/tokens", nil, http.StatusOK, &toks)
 	srv.JSON(t, "DELETE", "/api/v1/tokens/"+toks.Data[0].ID, nil, http.StatusNoContent, nil)
-	_, outsider := newUser(t, srv, "member")    // a member of no workspace
+	_, outsider := newUser(t, srv, "member")         // a member of no workspace
 	_, otherMember := newUser(t, srv, "member", ws2) // of the other workspace
 	_, memberToken := newUser(t, srv, "member", ws)
 	// A pull subscription's app token, and an inactive admin's token.
