@@ -33,8 +33,8 @@ type publisher struct {
 	cs      []*client // publishes go to these nodes in turn
 	path    string
 	epoch   time.Time
-	payload int // bytes of padding in data
-	batch   int // events per request; above 1 through …/events/batch
+	payload int  // bytes of padding in data
+	batch   int  // events per request; above 1 through …/events/batch
 	inbound bool // path is an inbound webhook's: the body is the data alone
 
 	records  []pubRecord

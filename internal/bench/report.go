@@ -73,9 +73,9 @@ type Conditions struct {
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`
 	Concurrency             int     `json:"concurrency"`
-	Batch                   int     `json:"batch"` // events per publish request
+	Batch                   int     `json:"batch"`             // events per publish request
 	Inbound                 bool    `json:"inbound,omitempty"` // published through POST /in/{id}
-	Rate                    float64 `json:"rate"`  // offered events/s; 0 is a closed loop
+	Rate                    float64 `json:"rate"`              // offered events/s; 0 is a closed loop
 	PayloadBytes            int     `json:"payload_bytes"`
 	SubscriptionConcurrency int     `json:"subscription_concurrency"`
 	Hold                    bool    `json:"hold"`
