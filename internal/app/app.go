@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			apiServer.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, receiver.Prefix) {
+		if strings.HasPrefix(r.URL.Path, receiver.Prefix) || r.URL.Path == strings.TrimSuffix(receiver.Prefix, "/") {
 			inboundReceiver.ServeHTTP(w, r)
 			return
 		}

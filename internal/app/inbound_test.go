@@ -339,6 +339,7 @@ func testInboundBadInput(t *testing.T, engine func(*config.Config)) {
 		{"id/invalid_utf8_admin", "inb_%FF", inReq{header: bearer(apptest.Token), body: valid}, http.StatusNotFound, "not_found"},
 		{"id/nul_admin", "inb_%00", inReq{header: bearer(apptest.Token), body: valid}, http.StatusNotFound, "not_found"},
 		{"route/nested", h.ID, inReq{path: "/in/" + h.ID + "/x", header: bearer(h.Token), body: valid}, http.StatusNotFound, "not_found"},
+		{"route/bare", h.ID, inReq{path: "/in", header: bearer(h.Token), body: valid}, http.StatusNotFound, "not_found"},
 		{"route/empty_id", h.ID, inReq{path: "/in/", header: bearer(h.Token), body: valid}, http.StatusNotFound, "not_found"},
 		{"disabled", disabled.ID, inReq{header: bearer(disabled.Token), body: valid}, http.StatusForbidden, "inbound_disabled"},
 		{"disabled_bad_token", disabled.ID, inReq{header: bearer("nope"), body: valid}, unauth, "unauthenticated"},
