@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
 	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
 
-	a.inbound = inbound.New(inbound.Options{Store: st, Workspaces: workspaces, Auth: a.auth, Events: events,
+	a.inbound = inbound.New(inbound.Options{Store: st, Workspaces: workspaces, Auth: a.auth, Events: events, Cluster: st,
 		PublicURL: cfg.PublicURL, InactiveAfter: cfg.InactiveAfter, Now: now})
 
 	apiServer := api.New(api.Options{Auth: a.auth, Workspaces: workspaces, Subscriptions: subscriptions,
@@ -163,6 +163,10 @@ func nodeName() string {
 
 // notified applies a change another node announced.
 func (a *App) notified(n store.Notification) {
+	if n.InboundID != "" {
+		a.inbound.Forget(n.InboundID)
+		return
+	}
 	if n.UserID != "" {
 		a.auth.Forget(n.UserID)
 		return

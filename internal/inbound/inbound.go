@@ -49,12 +49,20 @@ type Publisher interface {
 	Publish(ctx context.Context, p *auth.Principal, ws string, in event.Input, key string) (event.Published, error)
 }
 
+// Announcer tells the other nodes that a webhook changed.
+type Announcer interface {
+	Announce(ctx context.Context, n store.Notification) error
+}
+
 // Options configure the service.
 type Options struct {
 	Store      Store
 	Workspaces *workspace.Service
 	Auth       Authenticator
 	Events     Publisher
+	// Cluster, when set, is told of every change to a webhook, so that the
+	// other nodes forget it at once (else within hookTTL).
+	Cluster Announcer
 	// PublicURL is the external base URL (--public-url); empty shows
 	// relative URLs (/in/{id}).
 	PublicURL string
@@ -283,7 +291,7 @@ func (s *Service) Update(ctx context.Context, p *auth.Principal, ws, hookID stri
 	if err := s.opt.Store.UpdateInbound(ctx, hook); err != nil {
 		return nil, notFound(err, "inbound webhook")
 	}
-	s.hooks.drop(hook.ID)
+	s.changed(ctx, hook.ID)
 	v := s.view(hook)
 	return &v, nil
 }
@@ -299,7 +307,7 @@ func (s *Service) Delete(ctx context.Context, p *auth.Principal, ws, hookID stri
 	if err != nil {
 		return notFound(err, "inbound webhook")
 	}
-	s.hooks.drop(hook.ID)
+	s.changed(ctx, hook.ID)
 	return s.forget(ctx, removed)
 }
 
@@ -342,7 +350,7 @@ func (s *Service) setStatus(ctx context.Context, p *auth.Principal, ws, hookID, 
 	if err != nil {
 		return nil, notFound(err, "inbound webhook")
 	}
-	s.hooks.drop(hook.ID)
+	s.changed(ctx, hook.ID)
 	v := s.view(hook)
 	return &v, nil
 }
@@ -420,6 +428,19 @@ func (s *Service) Requests(ctx context.Context, p *auth.Principal, ws, hookID st
 // another node is seen within hookTTL (a deleted webhook's token is
 // revoked on every node at once by the authenticator anyway).
 const hookTTL = time.Second
+
+// changed drops a webhook from the cache on this node and, best effort, on
+// the others.
+func (s *Service) changed(ctx context.Context, hookID string) {
+	s.hooks.drop(hookID)
+	if s.opt.Cluster != nil {
+		s.opt.Cluster.Announce(context.WithoutCancel(ctx), store.Notification{InboundID: hookID})
+	}
+}
+
+// Forget drops a webhook from the cache: after a cluster notification that
+// another node changed it.
+func (s *Service) Forget(hookID string) { s.hooks.drop(hookID) }
 
 // maxHooks bounds the cache; past it, it starts over.
 const maxHooks = 10000

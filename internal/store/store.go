@@ -388,6 +388,8 @@ type Notification struct {
 	// UserID is set when the user's account or tokens changed: forget
 	// cached credentials of this user.
 	UserID string
+	// InboundID is set when an inbound webhook changed: forget it.
+	InboundID string
 }
 
 // Claim asks for due deliveries to lease.

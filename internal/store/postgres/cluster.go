@@ -32,6 +32,9 @@ func (db *DB) Announce(ctx context.Context, n store.Notification) (err error) {
 	if n.UserID != "" {
 		f = append(f, "u", n.UserID)
 	}
+	if n.InboundID != "" {
+		f = append(f, "i", n.InboundID)
+	}
 	if len(f) == 0 {
 		return nil
 	}
@@ -57,6 +60,8 @@ func parseNotification(payload string) store.Notification {
 			n.WorkspaceID, n.SubscriptionID, f = f[1], f[2], f[3:]
 		case f[0] == "u" && len(f) >= 2:
 			n.UserID, f = f[1], f[2:]
+		case f[0] == "i" && len(f) >= 2:
+			n.InboundID, f = f[1], f[2:]
 		default:
 			n.Deliveries = true
 			return n
