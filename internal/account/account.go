@@ -9,14 +9,14 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
@@ -137,8 +137,11 @@ type NewUser struct {
 	Password string `json:"password,omitempty"`
 }
 
+// normalEmail is an email address as users are found by: trimmed, lower case.
+func normalEmail(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
 func checkEmail(v string) (string, error) {
-	v = strings.ToLower(strings.TrimSpace(v))
+	v = normalEmail(v)
 	if err := validate.Line("email", v, MaxEmail); err != nil {
 		return "", err
 	}
@@ -225,7 +228,7 @@ func (s *Service) CreateUser(ctx context.Context, p *auth.Principal, in UserInpu
 			return nil, err
 		}
 	} else {
-		generated = randomPassword()
+		generated = auth.NewPassword()
 		password = generated
 	}
 	ws, err := s.memberships(ctx, in.Workspaces)
@@ -297,11 +300,11 @@ func (s *Service) GetUser(ctx context.Context, p *auth.Principal, userID string)
 // admin cannot take its own admin role away, so that an installation
 // never loses its last way in by accident.
 func (s *Service) UpdateUser(ctx context.Context, p *auth.Principal, userID string, in UserInput) (*User, error) {
-	if err := requireAdmin(p); err != nil {
+	u, err := s.user(ctx, p, userID) // another user is not found for a member
+	if err != nil {
 		return nil, err
 	}
-	u, err := s.user(ctx, p, userID)
-	if err != nil {
+	if err := requireAdmin(p); err != nil {
 		return nil, err
 	}
 	if in.Password != nil {
@@ -350,20 +353,22 @@ func (s *Service) UpdateUser(ctx context.Context, p *auth.Principal, userID stri
 	case err != nil:
 		return nil, err
 	}
-	if err := s.opt.Auth.Changed(ctx, u.ID); err != nil {
-		return nil, err
-	}
+	s.opt.Auth.Changed(ctx, u.ID)
 	return s.view(ctx, u)
 }
 
-// SetPassword changes a user's password: the user itself, or an admin
+// SetPassword changes a user's password: an admin's for anyone
 // (Deployteq's way to deny a person access while the integrations running
-// on its tokens keep working). Tokens are untouched; the user's login
-// sessions end.
-func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, password string) error {
+// on its tokens keep working), or a user's own, given its current one, so
+// that a leaked integration token cannot become a login. Tokens are
+// untouched; the user's login sessions end.
+func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, password, current string) error {
 	u, err := s.user(ctx, p, userID)
 	if err != nil {
 		return err
+	}
+	if !p.IsAdmin() && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+		return errs.Invalidf("current_password", "is required, and must be the user's current password")
 	}
 	if err := checkPassword(password); err != nil {
 		return err
@@ -372,22 +377,25 @@ func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, pa
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Store.SetPassword(ctx, u.ID, hash); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errs.NotFoundf("user")
+	err = s.opt.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
 		}
-		return err
+		return tx.DeleteUserSessions(ctx, u.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.NotFoundf("user")
 	}
-	return s.opt.Store.DeleteUserSessions(ctx, u.ID)
+	return err
 }
 
 // Reactivate makes an inactive user active again (admins only): its tokens
 // work again at once.
 func (s *Service) Reactivate(ctx context.Context, p *auth.Principal, userID string) (*User, error) {
-	if err := requireAdmin(p); err != nil {
+	if _, err := s.user(ctx, p, userID); err != nil {
 		return nil, err
 	}
-	if _, err := s.user(ctx, p, userID); err != nil {
+	if err := requireAdmin(p); err != nil {
 		return nil, err
 	}
 	u, err := s.opt.Store.ReactivateUser(ctx, userID, s.now())
@@ -397,23 +405,21 @@ func (s *Service) Reactivate(ctx context.Context, p *auth.Principal, userID stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.opt.Auth.Changed(ctx, u.ID); err != nil {
-		return nil, err
-	}
+	s.opt.Auth.Changed(ctx, u.ID)
 	return s.view(ctx, u)
 }
 
 // DeleteUser deletes a user who owns no tokens (admins only); one who does
 // is refused with UserHasTokens, and its tokens keep working.
 func (s *Service) DeleteUser(ctx context.Context, p *auth.Principal, userID string) error {
+	if _, err := s.user(ctx, p, userID); err != nil {
+		return err
+	}
 	if err := requireAdmin(p); err != nil {
 		return err
 	}
 	if userID == p.User.ID {
 		return errs.Conflictf("own_account", "an admin cannot delete its own account; another admin can")
-	}
-	if _, err := s.user(ctx, p, userID); err != nil {
-		return err
 	}
 	switch err := s.opt.Store.DeleteUser(ctx, userID); {
 	case errors.Is(err, store.ErrHasTokens):
@@ -423,11 +429,6 @@ func (s *Service) DeleteUser(ctx context.Context, p *auth.Principal, userID stri
 	case err != nil:
 		return err
 	}
-	return s.opt.Auth.Changed(ctx, userID)
-}
-
-func randomPassword() string {
-	b := make([]byte, 18)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	s.opt.Auth.Changed(ctx, userID)
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -14,6 +13,7 @@ import (
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/validate"
 )
 
 // dummyHash is compared against when no user has the email given, so that
@@ -26,7 +26,13 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such pas
 // activity: it keeps the account active.
 func (s *Service) Login(ctx context.Context, email, password string) (string, time.Time, error) {
 	refused := errs.Unauthenticatedf("the email address or password is wrong, or the account is inactive")
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = normalEmail(email)
+	// Text no account can hold is refused like a wrong password, before the
+	// store, which on PostgreSQL would fail on it.
+	if validate.Line("email", email, MaxEmail) != nil || validate.Text("password", password, MaxPassword) != nil {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password)) // as long as any refusal
+		return "", time.Time{}, refused
+	}
 	u, err := s.opt.Store.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", time.Time{}, err

@@ -49,12 +49,13 @@ func (s *Server) reactivateUser(r *http.Request, p *auth.Principal) (int, any, e
 
 func (s *Server) setPassword(r *http.Request, p *auth.Principal) (int, any, error) {
 	var in struct {
-		Password string `json:"password"`
+		Password        string `json:"password"`
+		CurrentPassword string `json:"current_password"`
 	}
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
-	return answer(http.StatusNoContent, nil, s.Accounts.SetPassword(r.Context(), p, r.PathValue("id"), in.Password))
+	return answer(http.StatusNoContent, nil, s.Accounts.SetPassword(r.Context(), p, r.PathValue("id"), in.Password, in.CurrentPassword))
 }
 
 func (s *Server) createToken(r *http.Request, p *auth.Principal) (int, any, error) {

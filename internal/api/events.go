@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/postbode/postbode/internal/auth"
-	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/event"
 )
 
@@ -21,9 +20,6 @@ func (s *Server) publish(r *http.Request, p *auth.Principal) (int, any, error) {
 // publishBatch stores up to event.MaxBatch events in one transaction: all
 // of them or, when one is refused, none.
 func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, error) {
-	if r.Header.Get("Idempotency-Key") != "" {
-		return 0, nil, errs.Invalidf("Idempotency-Key", "is not used by batch publishes; give each event its own idempotency_key")
-	}
 	// Events are decoded one by one, so that an error names the event.
 	var in struct {
 		Events []json.RawMessage `json:"events"`
@@ -31,6 +27,7 @@ func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, err
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
+	// The size first, so that a batch too large is not decoded event by event.
 	if err := event.CheckBatchSize(len(in.Events)); err != nil {
 		return 0, nil, err
 	}
@@ -40,7 +37,7 @@ func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, err
 			return 0, nil, err
 		}
 	}
-	res, err := s.Events.PublishBatch(r.Context(), p, r.PathValue("ws"), items)
+	res, err := s.Events.PublishBatch(r.Context(), p, r.PathValue("ws"), r.Header.Get("Idempotency-Key"), items)
 	return answer(http.StatusAccepted, map[string]any{"events": res}, err)
 }
 

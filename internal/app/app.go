@@ -36,6 +36,7 @@ import (
 	"github.com/postbode/postbode/internal/store/sqlite"
 	"github.com/postbode/postbode/internal/subscription"
 	"github.com/postbode/postbode/internal/version"
+	"github.com/postbode/postbode/internal/web"
 	"github.com/postbode/postbode/internal/workspace"
 )
 
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 	// The services: every way in calls these, and only these decide.
 	a.auth = auth.NewAuthenticator(st, st, now, cfg.InactiveAfter)
+	a.auth.Log = log
 	workspaces := workspace.New(st, now)
 	var checkTarget func(context.Context, string) error
 	if !cfg.AllowPrivateTargets {
@@ -118,9 +120,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "Postbode %s\nManagement API: /api/v1 (see the README)\n", version.Version)
-	})
+	// Everything else is the web UI.
+	mux.Handle("/", web.New(accounts, log))
 	// The API takes its own paths whole, so that the mux's redirect of an
 	// unclean path (an HTML body) never answers an API client.
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +252,8 @@ func (a *App) bootstrap(ctx context.Context) error {
 		a.Log.Warn("created the first admin; this is the only time its password and token are shown",
 			"email", b.Email, "password", b.Password, "token", b.Token)
 	case b.Created:
-		a.Log.Info("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token", "email", b.Email)
+		a.Log.Warn("created the first admin with POSTBODE_BOOTSTRAP_TOKEN as its integration token; this is the only time its password is shown",
+			"email", b.Email, "password", b.Password)
 	}
 	return nil
 }

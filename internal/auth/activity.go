@@ -33,20 +33,26 @@ func newActivity() activity {
 	return activity{written: map[string]time.Time{}, users: map[string]time.Time{}, tokens: map[string]time.Time{}}
 }
 
-// seen notes a use; it is due to be written when the user's last written
-// activity is ActivityEvery old.
+// seen notes a use of a user and, when tokenID is set, of one of its
+// tokens; each is due to be written when its last written activity is
+// ActivityEvery old, each on its own timer so that one busy token does not
+// keep the user's others from being recorded.
 func (ac *activity) seen(userID, tokenID string, now time.Time) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	if w, ok := ac.written[userID]; ok && now.Sub(w) < ActivityEvery {
-		return
-	}
 	if len(ac.written) >= maxActivity {
 		ac.written = map[string]time.Time{}
 	}
-	ac.written[userID] = now
-	ac.users[userID] = now
-	if tokenID != "" {
+	if w, ok := ac.written[userID]; !ok || now.Sub(w) >= ActivityEvery {
+		ac.written[userID] = now
+		ac.users[userID] = now
+	}
+	if tokenID == "" {
+		return
+	}
+	// Token and user ids differ by their prefixes: one map serves both.
+	if w, ok := ac.written[tokenID]; !ok || now.Sub(w) >= ActivityEvery {
+		ac.written[tokenID] = now
 		ac.tokens[tokenID] = now
 	}
 }

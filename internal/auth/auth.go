@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,7 @@ type Announcer interface {
 // has checked, so that a busy publisher costs no database lookup per
 // request, and forgets a user's as soon as they change.
 type Authenticator struct {
+	Log           *slog.Logger // for failures nobody waits on; slog.Default() when nil
 	store         Store
 	cluster       Announcer
 	now           func() time.Time
@@ -208,10 +210,28 @@ func (a *Authenticator) Forget(userID string) {
 
 // Changed is what a service calls after changing a user or one of its
 // tokens (revoked, moved, deactivated): the change takes effect at once on
-// this node and, through the cluster notification, on every other.
-func (a *Authenticator) Changed(ctx context.Context, userID string) error {
+// this node and, through the cluster notification, on every other. The
+// change is made by then, so a notification that fails is logged, not
+// returned: the other nodes' caches run out within principalTTL anyway.
+func (a *Authenticator) Changed(ctx context.Context, userID string) {
 	a.Forget(userID)
-	return a.cluster.Announce(ctx, store.Notification{UserID: userID})
+	if err := a.cluster.Announce(ctx, store.Notification{UserID: userID}); err != nil {
+		a.log().Warn("telling the other nodes that a user's credentials changed", "user_id", userID, "err", err)
+	}
+}
+
+func (a *Authenticator) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+// NewPassword returns a random password for an account made without one.
+func NewPassword() string {
+	b := make([]byte, 18)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Integration authenticates a management API request: only integration tokens qualify.

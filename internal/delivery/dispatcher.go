@@ -487,7 +487,10 @@ func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.Claime
 		// The store is unreachable: try again soon rather than send blind.
 		o.Status = store.DeliveryPending
 		o.NextAttemptAt = time.Now().Add(5 * time.Second)
-		o.Error = "loading subscription: " + err.Error()
+		// The cause goes to the log: it may name database hosts and users,
+		// and the delivery's last_error is shown to the workspace.
+		d.opt.Log.Warn("loading a subscription to send to", "subscription_id", subID, "err", err)
+		o.Error = "the subscription could not be loaded; trying again shortly"
 		return o
 	case t.sub.Status != store.SubscriptionActive:
 		// Put it back as pending, due now, rather than held: the store holds

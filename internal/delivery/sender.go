@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,7 +197,7 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	resp, err := s.client.Do(req)
 	if err != nil {
 		a.DurationMS = time.Since(start).Milliseconds()
-		a.Error = text(describe(err, sub.TimeoutSeconds))
+		a.Error = text(describe(err, sub.TimeoutSeconds, t.loggedURL))
 		return result{attempt: a}
 	}
 	respBody, readErr := readBody(resp.Body)
@@ -206,7 +207,7 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	r := result{attempt: a}
 	switch {
 	case readErr != nil:
-		r.attempt.Error = text("reading the response: " + describe(readErr, sub.TimeoutSeconds))
+		r.attempt.Error = text("reading the response: " + describe(readErr, sub.TimeoutSeconds, t.loggedURL))
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.ok = true
 	case resp.StatusCode == http.StatusGone:
@@ -322,13 +323,19 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// describe turns a transport error into the sentence an attempt shows.
-func describe(err error, timeoutSeconds int) string {
+// describe turns a transport error into the sentence an attempt shows. The
+// client's error quotes the URL, hiding a password but not a key given as
+// the user name: it is quoted as the attempt logs it (loggedURL) instead.
+func describe(err error, timeoutSeconds int, loggedURL string) string {
 	switch {
 	case errors.Is(err, netguard.ErrPrivateTarget):
 		return "private_target: " + netguard.ErrPrivateTarget.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("timeout: no complete response within %ds", timeoutSeconds)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " " + strconv.Quote(loggedURL) + ": " + ue.Err.Error()
 	}
 	return err.Error()
 }

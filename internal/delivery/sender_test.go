@@ -583,6 +583,7 @@ func TestSendErrorsShowNoSecret(t *testing.T) {
 	}{
 		{"invalid url", "http://alice:pa/ss@" + host + "/%zz", "http://alice:***@" + host + "/%zz", "invalid url"},
 		{"unreachable", "http://alice:s3cret@" + host + "/hook", "http://alice:***@" + host + "/hook", "refused"},
+		{"unreachable, a key as the user name", "http://s3cret@" + host + "/hook", "http://***@" + host + "/hook", "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,10 +134,14 @@ func (s *Service) Publish(ctx context.Context, p *auth.Principal, ws string, in 
 
 // PublishBatch stores 1 to MaxBatch events in one transaction: all of
 // them or, when one is refused, none, with the error naming it
-// (events[i].field).
-func (s *Service) PublishBatch(ctx context.Context, p *auth.Principal, ws string, items []BatchItem) ([]Published, error) {
+// (events[i].field). Idempotency keys go per event: key, the request's
+// own, must be empty.
+func (s *Service) PublishBatch(ctx context.Context, p *auth.Principal, ws, key string, items []BatchItem) ([]Published, error) {
 	if err := s.workspaces.Access(ctx, p, ws); err != nil {
 		return nil, err
+	}
+	if key != "" {
+		return nil, errs.Invalidf("Idempotency-Key", "is not used by batch publishes; give each event its own idempotency_key")
 	}
 	if err := CheckBatchSize(len(items)); err != nil {
 		return nil, err

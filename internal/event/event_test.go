@@ -130,10 +130,10 @@ func TestPublishBatchNamesTheEvent(t *testing.T) {
 			{"schema", []event.BatchItem{ok, {Type: "invoice.paid", Data: json.RawMessage(`{"amount":true}`)}}, servicetest.Want{Kind: errs.Invalid, Field: "events[1].data", Code: "schema_mismatch"}},
 		}
 		for _, c := range cases {
-			_, err := e.svc.PublishBatch(e.ctx, e.admin, e.ws, c.items)
+			_, err := e.svc.PublishBatch(e.ctx, e.admin, e.ws, "", c.items)
 			servicetest.Check(t, c.name, err, c.want)
 		}
-		res, err := e.svc.PublishBatch(e.ctx, e.admin, e.ws, []event.BatchItem{ok, {Type: "invoice.paid", Data: json.RawMessage(`{"amount":3}`)}})
+		res, err := e.svc.PublishBatch(e.ctx, e.admin, e.ws, "", []event.BatchItem{ok, {Type: "invoice.paid", Data: json.RawMessage(`{"amount":3}`)}})
 		if err != nil || len(res) != 2 || res[1].Type != "invoice.paid" {
 			t.Errorf("valid batch: %+v, %v", res, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/inbound"
@@ -47,7 +46,6 @@ func TestKnownTokenReadsNothing(t *testing.T) {
 		ctx := context.Background()
 		cs := &countingStore{Store: st}
 		clock := servicetest.NewClock()
-		clock.T = time.Now().UTC()
 		wss := workspace.New(cs, clock.Now)
 		authn := auth.NewAuthenticator(cs, &announcer{}, clock.Now, 0)
 		svc := inbound.New(inbound.Options{Store: cs, Workspaces: wss, Auth: authn, Events: &publisher{keys: map[string]string{}}, Now: clock.Now})

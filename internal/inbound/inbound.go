@@ -41,7 +41,7 @@ type Store interface {
 // them changed.
 type Authenticator interface {
 	Token(ctx context.Context, token string) (*auth.Principal, error)
-	Changed(ctx context.Context, userID string) error
+	Changed(ctx context.Context, userID string)
 }
 
 // Publisher publishes an accepted request's event (event.Service).
@@ -308,27 +308,23 @@ func (s *Service) Delete(ctx context.Context, p *auth.Principal, ws, hookID stri
 		return notFound(err, "inbound webhook")
 	}
 	s.changed(ctx, hook.ID)
-	return s.forget(ctx, removed)
+	s.forget(ctx, removed)
+	return nil
 }
 
 // forget tells the authenticator that the owners of tokens changed.
-func (s *Service) forget(ctx context.Context, toks []store.Token, also ...string) error {
+func (s *Service) forget(ctx context.Context, toks []store.Token, also ...string) {
 	users := also
 	for _, t := range toks {
 		users = append(users, t.UserID)
 	}
 	done := map[string]bool{}
-	var first error
 	for _, u := range users {
-		if done[u] {
-			continue
-		}
-		done[u] = true
-		if err := s.opt.Auth.Changed(ctx, u); err != nil && first == nil {
-			first = err
+		if !done[u] {
+			done[u] = true
+			s.opt.Auth.Changed(ctx, u)
 		}
 	}
-	return first
 }
 
 // Enable makes a webhook accept requests again.
@@ -399,9 +395,7 @@ func (s *Service) NewToken(ctx context.Context, p *auth.Principal, ws, hookID, u
 	if err != nil {
 		return nil, err
 	}
-	if err := s.forget(ctx, removed, owner.ID); err != nil {
-		return nil, err
-	}
+	s.forget(ctx, removed, owner.ID)
 	return &Created{View: s.view(hook), Token: secret}, nil
 }
 

@@ -74,7 +74,6 @@ type env struct {
 func newEnv(t *testing.T, st store.Store) *env {
 	ctx := context.Background()
 	clock := servicetest.NewClock()
-	clock.T = time.Now().UTC()
 	wss := workspace.New(st, clock.Now)
 	ann := &announcer{}
 	pub := &publisher{keys: map[string]string{}}

@@ -100,6 +100,8 @@ func URL(raw string) string {
 		if end < start {
 			return raw
 		}
+		// An '@' after a '/' is in the path, not the userinfo.
+		userOnly = !strings.ContainsAny(raw[start:end], ":/?#")
 	}
 	if userOnly {
 		return raw[:start] + Mask + raw[end:]

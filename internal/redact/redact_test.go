@@ -87,6 +87,7 @@ func TestURL(t *testing.T) {
 	}{
 		{"no userinfo", "https://example.com/hook?a=b", "https://example.com/hook?a=b"},
 		{"an @ in the path is not userinfo", "https://example.com/users/@me", "https://example.com/users/@me"},
+		{"invalid, with a key as the user name", "http://sk_live_SECRET@host/%zz", "http://***@host/%zz"},
 		{"user without password: it may be a key", "https://sk_live_123@example.com/hook", "https://***@example.com/hook"},
 		{"empty password", "https://alice:@example.com/hook", "https://alice:@example.com/hook"},
 		{"user and password", "https://alice:s3cret@example.com/hook", "https://alice:***@example.com/hook"},

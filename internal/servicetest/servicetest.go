@@ -46,12 +46,12 @@ func (c *Clock) Now() time.Time { return c.T }
 // NewClock starts a clock at a fixed time with a microsecond part.
 func NewClock() *Clock { return &Clock{T: time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)} }
 
-// User makes a user of role and returns it as a principal with an
-// integration token.
+// User makes a user of role, created at NewClock's time, and returns it as
+// a principal with an integration token.
 func User(t testing.TB, st store.Store, role, email string) *auth.Principal {
 	t.Helper()
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := NewClock().T.Truncate(time.Microsecond)
 	u := &store.User{ID: id.New(id.User), Email: email, Name: "User " + email, Role: role, Status: store.UserActive, CreatedAt: now}
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)

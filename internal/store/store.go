@@ -111,10 +111,11 @@ type Store interface {
 	// InTx runs fn in one database transaction: every call on tx is
 	// committed together when fn returns nil, and rolled back when it
 	// returns an error or panics (the panic goes on). Calls on tx see the
-	// transaction's own writes. A call on tx that fails with ErrNotFound or
-	// ErrConflict leaves the transaction usable; after any other error fn
-	// should return it. fn must use tx, not the Store: on SQLite tx holds
-	// the only writer, so a write through the Store waits until ctx ends.
+	// transaction's own writes. A call on tx that fails with ErrNotFound,
+	// ErrConflict or ErrHasTokens leaves the transaction usable; after any
+	// other error fn should return it. fn must use tx, not the Store: on
+	// SQLite tx holds the only writer, so a write through the Store waits
+	// until ctx ends.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 }
 
@@ -175,7 +176,8 @@ type Accounts interface {
 	// MarkUsersInactive makes inactive every active user whose last activity
 	// (last_active_at, or created_at when never active) is before before,
 	// and returns their ids; a user active exactly at before stays active.
-	// now is when the run happens. It is cheap enough to run every minute.
+	// now is when the run happens (no engine stores it: a user records no
+	// time of its status change). It is cheap enough to run every minute.
 	MarkUsersInactive(ctx context.Context, before, now time.Time) ([]string, error)
 	// RecordActivity writes buffered activity in one transaction: each
 	// listed active user's last_active_at and each listed token's

@@ -250,11 +250,13 @@ func (t tables) GetEventType(ctx context.Context, workspaceID, name string) (_ *
 		WHERE workspace_id = $1 AND name = $2`, workspaceID, name))
 }
 
-// ListEventTypes lists a workspace's event types by name.
+// ListEventTypes lists a workspace's event types by name, in byte order
+// whatever the database's collation, as SQLite orders them: a database
+// made with an ICU or glibc locale would otherwise put "_a" before "-a".
 func (t tables) ListEventTypes(ctx context.Context, workspaceID string, p store.Page) (_ []store.EventType, err error) {
 	defer unavailable(&err)
 	rows, err := t.q.Query(ctx, `SELECT `+eventTypeColumns+` FROM event_types
-		WHERE workspace_id = $1 AND name > $2 ORDER BY name LIMIT $3`, workspaceID, p.Cursor, p.Size())
+		WHERE workspace_id = $1 AND name > $2 COLLATE "C" ORDER BY name COLLATE "C" LIMIT $3`, workspaceID, p.Cursor, p.Size())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/postgres/pgtest"
@@ -82,6 +84,24 @@ func TestAnnounceReachesOtherNodes(t *testing.T) {
 	if !hear(want, time.Second) {
 		t.Errorf("Listen did not hear %+v within a second", want)
 	}
+}
+
+func TestWorkspaceCascade(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.WorkspaceCascade(t, db, func(ctx context.Context, id string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
+		return err
+	})
 }
 
 func BenchmarkHotPath(b *testing.B) {

@@ -5,6 +5,7 @@
 package sqlite
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,17 @@ func BenchmarkHotPath(b *testing.B) {
 		}
 		b.Cleanup(func() { db.Close() })
 		return db
+	})
+}
+
+func TestWorkspaceCascade(t *testing.T) {
+	db, err := Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	storetest.WorkspaceCascade(t, db, func(ctx context.Context, id string) error {
+		_, err := db.w.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
+		return err
 	})
 }

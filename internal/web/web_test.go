@@ -1,0 +1,114 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/postbode/postbode/internal/app/apptest"
+	"github.com/postbode/postbode/internal/config"
+	"github.com/postbode/postbode/internal/web"
+)
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func post(t *testing.T, target string, form url.Values, header map[string]string, cookie *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func get(t *testing.T, target string, cookie *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", target, nil)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func sessionCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == web.CookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestLoginSession: a login sets an HttpOnly, SameSite=Lax session cookie
+// (Secure behind TLS) that expires, survives a restart, and ends at logout;
+// wrong credentials and forms from other sites are refused. Both engines.
+func TestLoginSession(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
+		cfg := apptest.Config(t)
+		engine(&cfg)
+		srv := apptest.StartConfig(t, cfg)
+		srv.JSON(t, "POST", "/api/v1/users", map[string]any{"email": "ada@example.com", "name": "Ada Lovelace",
+			"password": "correct horse battery"}, http.StatusCreated, nil)
+
+		if resp, _ := get(t, srv.URL+"/", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+			t.Errorf("/ without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		good := url.Values{"email": {"ada@example.com"}, "password": {"correct horse battery"}}
+		bad := url.Values{"email": {"ada@example.com"}, "password": {"wrong horse battery"}}
+		if resp, body := post(t, srv.URL+"/login", bad, nil, nil); resp.StatusCode != http.StatusUnauthorized ||
+			sessionCookie(resp) != nil || !strings.Contains(body, "wrong") {
+			t.Errorf("a wrong password: %d, cookie %v", resp.StatusCode, sessionCookie(resp))
+		}
+		if resp, _ := post(t, srv.URL+"/login", good, map[string]string{"Origin": "https://evil.example"}, nil); resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
+			t.Errorf("a login posted from another site: %d", resp.StatusCode)
+		}
+		resp, _ := post(t, srv.URL+"/login", good, nil, nil)
+		c := sessionCookie(resp)
+		if resp.StatusCode != http.StatusSeeOther || c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure || c.MaxAge <= 0 {
+			t.Fatalf("login: %d, cookie %+v", resp.StatusCode, c)
+		}
+		if resp, _ := post(t, srv.URL+"/login", good, map[string]string{"X-Forwarded-Proto": "https"}, nil); sessionCookie(resp) == nil || !sessionCookie(resp).Secure {
+			t.Errorf("behind TLS the cookie is not Secure")
+		}
+		if resp, body := get(t, srv.URL+"/", c); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Ada Lovelace") ||
+			resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("/ with the session: %d", resp.StatusCode)
+		}
+
+		// Sessions are stored: a restarted node knows them.
+		srv.Stop()
+		srv = apptest.StartConfig(t, cfg)
+		if resp, _ := get(t, srv.URL+"/", c); resp.StatusCode != http.StatusOK {
+			t.Errorf("the session after a restart: %d", resp.StatusCode)
+		}
+		if resp, _ := post(t, srv.URL+"/logout", nil, nil, c); resp.StatusCode != http.StatusSeeOther ||
+			sessionCookie(resp) == nil || sessionCookie(resp).MaxAge >= 0 {
+			t.Errorf("logout: %d", resp.StatusCode)
+		}
+		if resp, _ := get(t, srv.URL+"/", c); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the session after logout: %d", resp.StatusCode)
+		}
+	})
+}
