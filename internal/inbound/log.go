@@ -122,6 +122,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	batch = newest(batch, KeepRequests)
 	err := s.opt.Store.InsertInboundRequests(ctx, batch, KeepRequests)
 	if err != nil {
 		l.mu.Lock()
@@ -136,6 +137,33 @@ func (s *Service) Flush(ctx context.Context) error {
 		l.mu.Unlock()
 	}
 	return err
+}
+
+// newest keeps, of each webhook's entries in batch (oldest first), the
+// last keep: the store would delete the others in the same transaction,
+// so a busy webhook costs at most keep rows per flush.
+func newest(batch []store.InboundRequest, keep int) []store.InboundRequest {
+	count := map[string]int{}
+	for i := range batch {
+		count[batch[i].InboundID]++
+	}
+	over := false
+	for _, n := range count {
+		over = over || n > keep
+	}
+	if !over {
+		return batch
+	}
+	out := batch[:0:0]
+	for i := range batch {
+		id := batch[i].InboundID
+		if count[id] > keep {
+			count[id]--
+			continue
+		}
+		out = append(out, batch[i])
+	}
+	return out
 }
 
 // Run writes the request log every logFlushEvery (sooner when a batch is
