@@ -656,3 +656,22 @@ func TestInboundBruteForce(t *testing.T) {
 		t.Errorf("another address: %d, want 401", r.status)
 	}
 }
+
+// TestInboundLogFlushedAtShutdown: requests logged just before a shutdown
+// are written, not lost with the process.
+func TestInboundLogFlushedAtShutdown(t *testing.T) {
+	cfg := apptest.Config(t)
+	srv := apptest.StartConfig(t, cfg)
+	ws := srv.Workspace(t, "lead.created")
+	h := createHook(t, srv, ws, nil)
+	for range 3 {
+		postIn(t, srv, h.ID, inReq{header: bearer(h.Token), body: `{}`})
+	}
+	srv.Stop()
+	srv = apptest.StartConfig(t, cfg)
+	var log struct{ Data []json.RawMessage }
+	srv.JSON(t, "GET", "/api/v1/workspaces/"+ws+"/inbound/"+h.ID+"/requests", nil, http.StatusOK, &log)
+	if len(log.Data) != 3 {
+		t.Fatalf("after a restart the log holds %d requests, want 3", len(log.Data))
+	}
+}

@@ -67,6 +67,13 @@ func (s *Service) Record(hook *Hook, e Entry) {
 		body, r.Request.BodyTruncated = body[:store.ListBodyLimit], true
 	}
 	r.Request.Body = text(string(body))
+	if len(r.Request.Body) > store.ListBodyLimit { // replacement characters take 3 bytes
+		cut := store.ListBodyLimit
+		for cut > 0 && !utf8.RuneStart(r.Request.Body[cut]) {
+			cut--
+		}
+		r.Request.Body, r.Request.BodyTruncated = r.Request.Body[:cut], true
+	}
 	size := len(r.Request.Body) + len(r.Error) + 512
 	for k, v := range r.Request.Headers {
 		size += len(k) + len(v)
