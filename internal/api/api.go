@@ -15,6 +15,7 @@ import (
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/event"
+	"github.com/postbode/postbode/internal/inbound"
 	"github.com/postbode/postbode/internal/listing"
 	"github.com/postbode/postbode/internal/mailbox"
 	"github.com/postbode/postbode/internal/store"
@@ -30,6 +31,7 @@ type Options struct {
 	Events        *event.Service
 	Accounts      *account.Service
 	Mailboxes     *mailbox.Service
+	Inbound       *inbound.Service
 	Log           *slog.Logger
 }
 
@@ -70,6 +72,15 @@ func New(opt Options) *Server {
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret", s.rotateSecret},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover", s.recoverDeliveries},
 		{"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend", s.resend},
+		{"POST /api/v1/workspaces/{ws}/inbound", s.createInbound},
+		{"GET /api/v1/workspaces/{ws}/inbound", s.listInbound},
+		{"GET /api/v1/workspaces/{ws}/inbound/{id}", s.getInbound},
+		{"PATCH /api/v1/workspaces/{ws}/inbound/{id}", s.updateInbound},
+		{"DELETE /api/v1/workspaces/{ws}/inbound/{id}", s.deleteInbound},
+		{"POST /api/v1/workspaces/{ws}/inbound/{id}/enable", s.enableInbound},
+		{"POST /api/v1/workspaces/{ws}/inbound/{id}/disable", s.disableInbound},
+		{"POST /api/v1/workspaces/{ws}/inbound/{id}/token", s.inboundToken},
+		{"GET /api/v1/workspaces/{ws}/inbound/{id}/requests", s.inboundRequests},
 		{"GET /api/v1/me", s.me},
 		{"POST /api/v1/users", s.createUser},
 		{"GET /api/v1/users", s.listUsers},

@@ -41,28 +41,27 @@ type routeInfo struct {
 // routes lists every route of api.New. TestRoutesAreAllCovered keeps it in
 // step with api.go, so a new route cannot miss the bad-input table.
 var routes = map[string]routeInfo{
-	"POST /api/v1/workspaces":                                           {body: requiredBody, valid: `{"name":"acme"}`},
-	"GET /api/v1/workspaces":                                            {list: true},
-	"POST /api/v1/workspaces/{ws}/event-types":                          {body: requiredBody, valid: `{"name":"order.created","label":"Order created"}`},
-	"GET /api/v1/workspaces/{ws}/event-types":                           {list: true},
-	"POST /api/v1/workspaces/{ws}/events":                               {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
-	"POST /api/v1/workspaces/{ws}/events/batch":                         {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
-	"GET /api/v1/workspaces/{ws}/events/{id}":                           {},
-	"GET /api/v1/workspaces/{ws}/events":                                {list: true},
-	"POST /api/v1/workspaces/{ws}/subscriptions":                        {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
-	"GET /api/v1/workspaces/{ws}/subscriptions":                         {list: true},
-	"GET /api/v1/workspaces/{ws}/subscriptions/{id}":                    {},
-	"PATCH /api/v1/workspaces/{ws}/subscriptions/{id}":                  {body: requiredBody, valid: `{"name":"renamed"}`},
-	"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}":                 {},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test":              {body: optionalBody, valid: `{}`},
-	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts":           {list: true},
-	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts/{attempt}": {},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable":            {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable":           {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret":     {body: optionalBody, valid: `{}`},
-	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":           {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
-	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":               {body: optionalBody, valid: `{}`},
-	"GET /api/v1/me": {},
+	"POST /api/v1/workspaces":                                                   {body: requiredBody, valid: `{"name":"acme"}`},
+	"GET /api/v1/workspaces":                                                    {list: true},
+	"POST /api/v1/workspaces/{ws}/event-types":                                  {body: requiredBody, valid: `{"name":"order.created","label":"Order created"}`},
+	"GET /api/v1/workspaces/{ws}/event-types":                                   {list: true},
+	"POST /api/v1/workspaces/{ws}/events":                                       {body: requiredBody, valid: `{"type":"invoice.paid","data":{}}`},
+	"POST /api/v1/workspaces/{ws}/events/batch":                                 {body: requiredBody, valid: `{"events":[{"type":"invoice.paid","data":{}}]}`},
+	"GET /api/v1/workspaces/{ws}/events/{id}":                                   {},
+	"GET /api/v1/workspaces/{ws}/events":                                        {list: true},
+	"POST /api/v1/workspaces/{ws}/subscriptions":                                {body: requiredBody, valid: `{"name":"x","url":"http://127.0.0.1:9/x","event_types":["*"]}`},
+	"GET /api/v1/workspaces/{ws}/subscriptions":                                 {list: true},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}":                            {},
+	"PATCH /api/v1/workspaces/{ws}/subscriptions/{id}":                          {body: requiredBody, valid: `{"name":"renamed"}`},
+	"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}":                         {},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test":                      {body: optionalBody, valid: `{}`},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts":                   {list: true},
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts/{attempt}":         {},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable":                    {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable":                   {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret":             {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":                   {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
+	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":                       {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim":             {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success": {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed":  {body: optionalBody, valid: `{"reason":"no such patient"}`},
@@ -70,6 +69,16 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/extend":  {body: optionalBody, valid: `{"lease_seconds":30}`},
 	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox":                    {},
 	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats":              {},
+	"POST /api/v1/workspaces/{ws}/inbound":                                      {body: requiredBody, valid: `{"name":"crm","auth":"bearer","event_type":"invoice.paid"}`},
+	"GET /api/v1/workspaces/{ws}/inbound":                                       {list: true},
+	"GET /api/v1/workspaces/{ws}/inbound/{id}":                                  {},
+	"PATCH /api/v1/workspaces/{ws}/inbound/{id}":                                {body: requiredBody, valid: `{"name":"renamed"}`},
+	"DELETE /api/v1/workspaces/{ws}/inbound/{id}":                               {},
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/enable":                          {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/disable":                         {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/token":                           {body: optionalBody, valid: `{}`},
+	"GET /api/v1/workspaces/{ws}/inbound/{id}/requests":                         {list: true},
+	"GET /api/v1/me":                     {},
 	"POST /api/v1/users":                 {body: requiredBody, valid: `{"email":"new@example.com","name":"New"}`},
 	"GET /api/v1/users":                  {list: true},
 	"GET /api/v1/users/{id}":             {},
@@ -112,6 +121,7 @@ type fixture struct {
 	srv         *apptest.Server
 	ws, ws2     string // ws holds the resources below; ws2 is empty
 	sub         string
+	inb         string // an inbound webhook of ws
 	evt         string
 	dlv         string
 	att         string
@@ -136,6 +146,12 @@ func newFixture(t *testing.T, engine func(*config.Config)) *fixture {
 		"name": "mailbox", "mode": "pull", "event_types": []string{"invoice.paid"},
 	}, http.StatusCreated, &pull)
 	f.pull = pull.ID
+	var inb struct{ ID string }
+	srv.JSON(t, "POST", "/api/v1/workspaces/"+f.ws+"/inbound", map[string]any{
+		"name": "crm", "auth": "basic", "event_type": "invoice.paid", "dedupe_header": "webhook-id",
+		"verify": map[string]string{"scheme": "github", "secret": "s3cret"},
+	}, http.StatusCreated, &inb)
+	f.inb = inb.ID
 	var evt struct{ ID string }
 	srv.JSON(t, "POST", "/api/v1/workspaces/"+f.ws+"/events", map[string]any{
 		"type": "invoice.paid", "data": map[string]int{"amount": 1},
@@ -221,6 +237,8 @@ func fill(pattern string) string {
 		p = strings.Replace(p, "{id}", "{pull}", 1)
 	case strings.Contains(p, "/subscriptions/{id}"):
 		p = strings.Replace(p, "{id}", "{sub}", 1)
+	case strings.Contains(p, "/inbound/{id}"):
+		p = strings.Replace(p, "{id}", "{inb}", 1)
 	case strings.Contains(p, "/events/{id}"):
 		p = strings.Replace(p, "{id}", "{evt}", 1)
 	case strings.Contains(p, "/deliveries/{id}"):
@@ -243,6 +261,9 @@ func resourceName(pattern string) string {
 	}
 	if strings.Contains(pattern, "/mailbox") {
 		return "mailbox"
+	}
+	if strings.Contains(pattern, "/inbound/") {
+		return "inbound webhook"
 	}
 	for _, r := range []string{"subscription", "event", "deliver", "user", "token"} {
 		if strings.Contains(pattern, "/"+r) {
@@ -301,7 +322,7 @@ func genericCases(f *fixture) []badCase {
 		if what := resourceName(pattern); strings.Contains(pattern, "{id}") {
 			slot := path[strings.LastIndex(path, "{"):]
 			slot = slot[:strings.Index(slot, "}")+1]
-			prefix := map[string]string{"{sub}": id.Subscription, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt,
+			prefix := map[string]string{"{sub}": id.Subscription, "{inb}": id.Inbound, "{evt}": id.Event, "{dlv}": id.Delivery, "{att}": id.Attempt,
 				"{usr}": id.User, "{tok}": id.Token, "{pull}": id.Subscription, "{msg}": id.Message}[slot]
 			for kind, v := range map[string]string{"unknown": id.New(prefix), "garbage": "x", "other_kind": f.ws} {
 				add("id/"+kind, badCase{path: strings.Replace(path, slot, v, 1), body: ri.valid,
@@ -759,6 +780,90 @@ func fieldCases() []badCase {
 	// A push subscription has no mailbox.
 	out = append(out, badCase{name: "POST " + subsPath + "/{sub}/mailbox/claim/push", method: "POST",
 		path: subsPath + "/{sub}/mailbox/claim", body: `{}`, status: http.StatusNotFound, code: "not_found", mention: "mailbox"})
+	// Inbound webhook fields, on create and PATCH alike.
+	inbField := []fc{
+		{"name_number", `"name":1`, "name", ""},
+		{"name_blank", `"name":"  "`, "name", ""},
+		{"name_too_long", `"name":"` + long(201) + `"`, "name", ""},
+		{"name_nul", `"name":"a\u0000"`, "name", ""},
+		{"name_lone_surrogate", `"name":"a\ud800"`, "name", ""},
+		{"name_newline", `"name":"a\nb"`, "name", ""},
+		{"event_type_unknown", `"event_type":"invoice.refunded"`, "event_type", "unknown_event_type"},
+		{"event_type_reserved", `"event_type":"webhook.test"`, "event_type", "unknown_event_type"},
+		{"event_type_invalid", `"event_type":"Invoice Paid"`, "event_type", ""},
+		{"event_type_empty", `"event_type":""`, "event_type", ""},
+		{"event_type_number", `"event_type":1`, "event_type", ""},
+		{"event_type_array", `"event_type":["invoice.paid"]`, "event_type", ""},
+		{"event_type_nul", `"event_type":"invoice.paid\u0000"`, "event_type", ""},
+		{"event_type_lone_surrogate", `"event_type":"invoice.paid\udc00"`, "event_type", ""},
+		{"verify_string", `"verify":"github"`, "verify", ""},
+		{"verify_number", `"verify":1`, "verify", ""},
+		{"verify_array", `"verify":[]`, "verify", ""},
+		{"verify_scheme_missing", `"verify":{"secret":"s"}`, "verify.scheme", ""},
+		{"verify_scheme_unknown", `"verify":{"scheme":"md5","secret":"s"}`, "verify.scheme", ""},
+		{"verify_scheme_number", `"verify":{"scheme":1,"secret":"s"}`, "verify.scheme", ""},
+		{"verify_secret_missing", `"verify":{"scheme":"github"}`, "verify.secret", ""},
+		{"verify_secret_empty", `"verify":{"scheme":"github","secret":""}`, "verify.secret", ""},
+		{"verify_secret_nul", `"verify":{"scheme":"github","secret":"s\u0000"}`, "verify.secret", ""},
+		{"verify_secret_lone_surrogate", `"verify":{"scheme":"github","secret":"s\ud800"}`, "verify.secret", ""},
+		{"verify_secret_too_long", `"verify":{"scheme":"github","secret":"` + long(1025) + `"}`, "verify.secret", ""},
+		{"verify_unknown_field", `"verify":{"scheme":"github","secret":"s","colour":"blue"}`, "verify.colour", ""},
+		{"verify_duplicate_field", `"verify":{"scheme":"github","secret":"s","secret":"t"}`, "verify.secret", ""},
+		{"verify_header_on_preset", `"verify":{"scheme":"github","secret":"s","header":"X-Sig"}`, "verify.header", ""},
+		{"verify_hmac_header_missing", `"verify":{"scheme":"hmac","secret":"s"}`, "verify.header", ""},
+		{"verify_hmac_header_invalid", `"verify":{"scheme":"hmac","secret":"s","header":"X Sig"}`, "verify.header", ""},
+		{"verify_hmac_algorithm", `"verify":{"scheme":"hmac","secret":"s","header":"X-Sig","algorithm":"md5"}`, "verify.algorithm", ""},
+		{"verify_hmac_encoding", `"verify":{"scheme":"hmac","secret":"s","header":"X-Sig","encoding":"base32"}`, "verify.encoding", ""},
+		{"verify_standard_secret", `"verify":{"scheme":"standard","secret":"hunter2"}`, "verify.secret", ""},
+		{"verify_standard_short", `"verify":{"scheme":"standard","secret":"whsec_` + base64.StdEncoding.EncodeToString(make([]byte, 8)) + `"}`, "verify.secret", ""},
+		{"verify_masked_other_scheme", `"verify":{"scheme":"stripe","secret":"***"}`, "verify.secret", ""},
+		{"dedupe_header_invalid", `"dedupe_header":"X Id"`, "dedupe_header", ""},
+		{"dedupe_header_number", `"dedupe_header":1`, "dedupe_header", ""},
+		{"dedupe_header_nul", `"dedupe_header":"X-Id\u0000"`, "dedupe_header", ""},
+		{"dedupe_header_unicode", `"dedupe_header":"X-Ïd"`, "dedupe_header", ""},
+		{"dedupe_header_too_long", `"dedupe_header":"X-` + long(100) + `"`, "dedupe_header", ""},
+		{"dedupe_header_authorization", `"dedupe_header":"Authorization"`, "dedupe_header", ""},
+		{"dedupe_header_secret", `"dedupe_header":"X-Api-Key"`, "dedupe_header", ""},
+		{"unknown_field", `"colour":"blue"`, "colour", ""},
+		{"status", `"status":"disabled"`, "status", ""},
+		{"token", `"token":"pba_x"`, "token", ""},
+	}
+	const inbsPath, inbPath, inbTokenPath = "/api/v1/workspaces/{ws}/inbound", "/api/v1/workspaces/{ws}/inbound/{inb}", "/api/v1/workspaces/{ws}/inbound/{inb}/token"
+	inb := func(extra string) string {
+		b := `{"name":"crm","auth":"bearer","event_type":"invoice.paid"`
+		if extra != "" {
+			b += "," + extra
+		}
+		return b + "}"
+	}
+	addAll("POST", inbsPath, unproc, []fc{
+		{"name_missing", `{"auth":"bearer","event_type":"invoice.paid"}`, "name", ""},
+		{"name_null", `{"name":null,"auth":"bearer","event_type":"invoice.paid"}`, "name", ""},
+		{"event_type_missing", `{"name":"crm","auth":"bearer"}`, "event_type", ""},
+		{"event_type_null", `{"name":"crm","auth":"bearer","event_type":null}`, "event_type", ""},
+		{"auth_unknown", inb(`"auth":"digest"`), "auth", ""},
+		{"auth_empty", inb(`"auth":""`), "auth", ""},
+		{"auth_upper_case", inb(`"auth":"Bearer"`), "auth", ""},
+		{"auth_number", inb(`"auth":1`), "auth", ""},
+		{"auth_nul", inb(`"auth":"bearer\u0000"`), "auth", ""},
+		{"verify_masked_on_create", inb(`"verify":{"scheme":"github","secret":"***"}`), "verify.secret", ""},
+	})
+	for _, c := range inbField {
+		addAll("POST", inbsPath, unproc, []fc{{c.name, inb(c.body), c.mention, c.code}})
+		addAll("PATCH", inbPath, unproc, []fc{{c.name, "{" + c.body + "}", c.mention, c.code}})
+	}
+	addAll("PATCH", inbPath, unproc, []fc{
+		{"auth", `{"auth":"bearer"}`, "auth", ""},
+	})
+	addAll("POST", inbTokenPath, unproc, []fc{
+		{"user_id_unknown", `{"user_id":"` + id.New(id.User) + `"}`, "user_id", ""},
+		{"user_id_garbage", `{"user_id":"x"}`, "user_id", ""},
+		{"user_id_number", `{"user_id":1}`, "user_id", ""},
+		{"user_id_nul", `{"user_id":"usr_\u0000"}`, "user_id", ""},
+		{"user_id_lone_surrogate", `{"user_id":"usr_\ud800"}`, "user_id", ""},
+		{"user_id_without_access", `{"user_id":"{usr}"}`, "user_id", ""},
+		{"unknown_field", `{"owner":"x"}`, "owner", ""},
+	})
 
 	addAll("POST", recovPath, unproc, []fc{
 		{"since_missing", `{}`, "since", ""},
@@ -782,8 +887,8 @@ type errorBody struct {
 // type unless c.header says otherwise.
 func send(t *testing.T, f *fixture, c badCase) (*http.Response, []byte) {
 	t.Helper()
-	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{evt}", f.evt, "{dlv}", f.dlv, "{att}", f.att,
-		"{usr}", f.usr, "{tok}", f.tok, "{pull}", f.pull, "{msg}", f.msg).Replace(c.path)
+	path := strings.NewReplacer("{ws}", f.ws, "{ws2}", f.ws2, "{sub}", f.sub, "{inb}", f.inb, "{evt}", f.evt, "{dlv}", f.dlv,
+		"{att}", f.att, "{usr}", f.usr, "{tok}", f.tok, "{pull}", f.pull, "{msg}", f.msg).Replace(c.path)
 	var body io.Reader
 	if c.body != "" {
 		body = strings.NewReader(strings.NewReplacer("{usr}", f.usr).Replace(c.body))
@@ -870,6 +975,9 @@ func testBadInput(t *testing.T, engine func(*config.Config)) {
 			"/api/v1/workspaces/" + f.ws2 + "/event-types",
 			"/api/v1/workspaces/" + f.ws + "/subscriptions",
 			"/api/v1/workspaces/" + f.ws2 + "/subscriptions",
+			"/api/v1/workspaces/" + f.ws + "/inbound",
+			"/api/v1/workspaces/" + f.ws2 + "/inbound",
+			"/api/v1/workspaces/" + f.ws + "/inbound/" + f.inb + "/requests",
 			"/api/v1/workspaces/" + f.ws + "/events/" + f.evt,
 			"/api/v1/workspaces/" + f.ws + "/subscriptions/" + f.sub + "/attempts",
 			"/api/v1/users",

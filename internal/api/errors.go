@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -64,24 +65,47 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // fail writes err as the JSON error body. Internal errors are logged and
 // shown without their details.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.Contains(r.URL.Path, "/mailbox") { // mailboxes take basic auth too
+		WriteError(w, r, s.Log, err, `Bearer realm="postbode"`, `Basic realm="postbode"`)
+		return
+	}
+	WriteError(w, r, s.Log, err, `Bearer realm="postbode"`)
+}
+
+// WriteError writes err as the API's JSON error body with the status its
+// kind maps to, and returns that status and the message shown. Internal
+// errors are logged and shown without their details; a 401 carries
+// challenges as WWW-Authenticate headers. Other transports (the inbound
+// receiver) render their errors with it, so every error reads the same.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, challenges ...string) (int, string) {
 	e := classify(err)
 	msg := e.Error()
 	switch e.Kind {
 	case errs.Internal:
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "something went wrong on our side; it has been logged"
 	case errs.Unavailable:
-		s.Log.Debug("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
+		log.Debug("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)
 	case errs.Unauthenticated:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="postbode"`)
-		if strings.Contains(r.URL.Path, "/mailbox") { // mailboxes take basic auth too
-			w.Header().Add("WWW-Authenticate", `Basic realm="postbode"`)
+		for _, c := range challenges {
+			w.Header().Add("WWW-Authenticate", c)
 		}
 	}
 	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(e.RetryAfter.Seconds()))))
 	}
 	writeError(w, status[e.Kind], e.Code, msg)
+	return status[e.Kind], msg
+}
+
+// WriteJSON writes v as a JSON body with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// MethodNotAllowed writes the API's 405, naming the methods allowed.
+func MethodNotAllowed(w http.ResponseWriter, method string, allowed ...string) {
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		method+" is not allowed here; use "+strings.Join(allowed, " or "))
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -25,11 +25,13 @@ import (
 	"github.com/postbode/postbode/internal/config"
 	"github.com/postbode/postbode/internal/delivery"
 	"github.com/postbode/postbode/internal/event"
+	"github.com/postbode/postbode/internal/inbound"
 	"github.com/postbode/postbode/internal/ingest"
 	"github.com/postbode/postbode/internal/mailbox"
 	"github.com/postbode/postbode/internal/maintenance"
 	"github.com/postbode/postbode/internal/metrics"
 	"github.com/postbode/postbode/internal/netguard"
+	"github.com/postbode/postbode/internal/receiver"
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/sqlite"
@@ -55,6 +57,7 @@ type App struct {
 	maintenance *maintenance.Runner
 	dispatcher  *delivery.Dispatcher
 	sender      *delivery.Sender
+	inbound     *inbound.Service
 }
 
 // New opens the store and builds every part; nothing runs until Serve.
@@ -99,8 +102,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.mailboxes = mailbox.New(st, workspaces, a.auth, now)
 	a.ingest.OnMessages = a.mailboxes.Notify
 
+	a.inbound = inbound.New(inbound.Options{Store: st, Workspaces: workspaces, Auth: a.auth, Events: events, Cluster: st,
+		PublicURL: cfg.PublicURL, InactiveAfter: cfg.InactiveAfter, Now: now})
+
 	apiServer := api.New(api.Options{Auth: a.auth, Workspaces: workspaces, Subscriptions: subscriptions,
-		Events: events, Accounts: accounts, Mailboxes: a.mailboxes, Log: log})
+		Events: events, Accounts: accounts, Inbound: a.inbound, Mailboxes: a.mailboxes, Log: log})
+	inboundReceiver := receiver.New(a.inbound, log, now)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -124,6 +131,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			apiServer.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, receiver.Prefix) || r.URL.Path == strings.TrimSuffix(receiver.Prefix, "/") {
+			inboundReceiver.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -157,6 +168,10 @@ func nodeName() string {
 
 // notified applies a change another node announced.
 func (a *App) notified(n store.Notification) {
+	if n.InboundID != "" {
+		a.inbound.Forget(n.InboundID)
+		return
+	}
 	if n.UserID != "" {
 		a.auth.Forget(n.UserID)
 	}
@@ -192,8 +207,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); a.ingest.Run(ingestCtx) }()
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); a.auth.RunActivity(dispatchCtx, a.Store, 10*time.Second) }()
+	go func() { defer wg.Done(); a.inbound.Run(dispatchCtx, a.Log) }()
 	go func() { defer wg.Done(); a.dispatcher.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.maintenance.Run(dispatchCtx) }()
 	go func() { defer wg.Done(); a.Store.Listen(dispatchCtx, a.notified) }()
@@ -249,4 +265,14 @@ func (a *App) bootstrap(ctx context.Context) error {
 			"email", b.Email, "password", b.Password)
 	}
 	return nil
+}
+
+// Flush writes at once what is written in the background in batches: the
+// users' activity and the inbound request log (for tests and tools that
+// read them back right away).
+func (a *App) Flush(ctx context.Context) error {
+	if err := a.auth.FlushActivity(ctx, a.Store); err != nil {
+		return err
+	}
+	return a.inbound.Flush(ctx)
 }

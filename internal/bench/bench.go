@@ -29,6 +29,8 @@ type options struct {
 	events         int
 	concurrency    int
 	batch          int
+	inbound        bool
+	inboundPath    string // set up by Main: /in/{id} of the bench's inbound webhook
 	rate           float64
 	subscriptions  int
 	payload        int
@@ -62,6 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "publish requests in flight (closed loop: always this many)")
 	fs.IntVar(&o.batch, "batch", 1, "events per publish request: above 1, the closed loop publishes through\n"+
 		"POST …/events/batch (up to 1000 per request)")
+	fs.BoolVar(&o.inbound, "inbound", false, "publish through an inbound webhook (POST /in/{id} with its bearer app token)\n"+
+		"instead of the events API")
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in events/s on a fixed schedule (open loop); 0 publishes as fast as --concurrency allows")
 	fs.IntVar(&o.subscriptions, "subscriptions", 1, "subscriptions every event fans out to (one receiver path each)")
 	fs.IntVar(&o.payload, "payload-size", 256, "bytes of padding in each event's data")
@@ -128,6 +132,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--rate must not be negative")
 	case o.batch < 1 || o.batch > 1000:
 		return nil, errors.New("--batch must be from 1 to 1000")
+	case o.batch > 1 && o.inbound:
+		return nil, errors.New("--batch publishes through the events API; --inbound posts one event per request")
 	case o.batch > 1 && o.rate > 0:
 		return nil, errors.New("--batch is for the closed loop; --rate publishes one event per request")
 	case o.subscriptions < 1 || o.subscriptions > 10000:
@@ -161,7 +167,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	epoch := time.Now()
 	rep := &Report{Conditions: Conditions{
 		Target: "in-process", Store: "sqlite", Events: o.events, Subscriptions: o.subscriptions,
-		Concurrency: o.concurrency, Batch: o.batch, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
+		Concurrency: o.concurrency, Batch: o.batch, Inbound: o.inbound, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
 		SubscriptionConcurrency: o.subConcurrency, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 	}}
@@ -219,6 +225,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	if err != nil {
 		return err
+	}
+	if o.inbound {
+		hookID, appToken, err := c.createInbound(ctx, ws)
+		if err != nil {
+			return fmt.Errorf("creating the inbound webhook: %w", err)
+		}
+		if o.url != "" {
+			defer func() {
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if derr := c.call(bg, "DELETE", "/api/v1/workspaces/"+ws+"/inbound/"+hookID, nil, 204, nil); derr != nil {
+					fmt.Fprintln(stderr, "bench: removing the bench inbound webhook:", derr)
+				}
+			}()
+		}
+		o.inboundPath = "/in/" + hookID
+		publishTo = nil
+		for _, b := range bases {
+			publishTo = append(publishTo, newClient(b, appToken, o.concurrency))
+		}
 	}
 	if o.hold {
 		if err := c.setStatus(ctx, ws, subs, "disable"); err != nil {
@@ -303,6 +329,9 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	mem := startSampler()
 	cpu0 := readCPU()
 	pub := newPublisher(publishTo, ws, o.events, o.payload, o.batch, epoch)
+	if o.inboundPath != "" {
+		pub.path, pub.inbound = o.inboundPath, true
+	}
 	bar := startProgress(stderr, o.events, o.subscriptions, pub, rc)
 
 	if o.rate > 0 {

@@ -150,7 +150,7 @@ func TestWriteText(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	var stderr bytes.Buffer
-	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}} {
+	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}, {"--inbound", "--batch", "10"}} {
 		t.Setenv("POSTBODE_TOKEN", "")
 		if _, err := parseFlags(args, &stderr); err == nil {
 			t.Errorf("%v: no error", args)
@@ -184,6 +184,24 @@ func TestMainEndToEnd(t *testing.T) {
 	}
 	if rep.PeakRSSMB <= 0 || rep.AvgBodyBytes < 256 {
 		t.Fatalf("peak RSS %v, body %d", rep.PeakRSSMB, rep.AvgBodyBytes)
+	}
+}
+
+func TestMainInbound(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := Main(ctx, []string{"--events", "200", "--concurrency", "16", "--inbound", "--json",
+		"--timeout", "20s", "--data-dir", t.TempDir()}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("Main: %v\nstderr: %s", err, stderr.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Conditions.Inbound || rep.Accepted != 200 || rep.Delivered != 200 || rep.PublishErrors != 0 {
+		t.Fatalf("inbound run: %s\nstderr: %s", stdout.String(), stderr.String())
 	}
 }
 

@@ -33,8 +33,9 @@ type publisher struct {
 	cs      []*client // publishes go to these nodes in turn
 	path    string
 	epoch   time.Time
-	payload int // bytes of padding in data
-	batch   int // events per request; above 1 through …/events/batch
+	payload int  // bytes of padding in data
+	batch   int  // events per request; above 1 through …/events/batch
+	inbound bool // path is an inbound webhook's: the body is the data alone
 
 	records  []pubRecord
 	accepted atomic.Int64
@@ -50,16 +51,24 @@ func newPublisher(cs []*client, ws string, events, payload, batch int, epoch tim
 		batch: max(batch, 1), records: make([]pubRecord, events)}
 }
 
-// body is the publish request of event seq.
+// body is the publish request of event seq: for an inbound webhook, the
+// event's data alone.
 func (p *publisher) body(seq int) []byte {
 	b := make([]byte, 0, 64+p.payload)
-	b = append(b, `{"type":"`+benchEventType+`","data":{"seq":`...)
+	if !p.inbound {
+		b = append(b, `{"type":"`+benchEventType+`","data":`...)
+	}
+	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, int64(seq), 10)
 	b = append(b, `,"pad":"`...)
 	for range p.payload {
 		b = append(b, 'x')
 	}
-	return append(b, `"}}`...)
+	b = append(b, `"}`...)
+	if !p.inbound {
+		b = append(b, '}')
+	}
+	return b
 }
 
 // one publishes event seq and records it.

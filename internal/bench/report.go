@@ -73,8 +73,9 @@ type Conditions struct {
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`
 	Concurrency             int     `json:"concurrency"`
-	Batch                   int     `json:"batch"` // events per publish request
-	Rate                    float64 `json:"rate"`  // offered events/s; 0 is a closed loop
+	Batch                   int     `json:"batch"`             // events per publish request
+	Inbound                 bool    `json:"inbound,omitempty"` // published through POST /in/{id}
+	Rate                    float64 `json:"rate"`              // offered events/s; 0 is a closed loop
 	PayloadBytes            int     `json:"payload_bytes"`
 	SubscriptionConcurrency int     `json:"subscription_concurrency"`
 	Hold                    bool    `json:"hold"`
@@ -181,6 +182,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if c.Rate > 0 {
 		load = fmt.Sprintf("%g events/s offered, up to %d in flight", c.Rate, c.Concurrency)
+	}
+	if c.Inbound {
+		load += ", through an inbound webhook (POST /in/{id})"
 	}
 	row("load", "%d events × %d subscription(s), %s, %d B payload", c.Events, c.Subscriptions, load, c.PayloadBytes)
 	row("machine", "GOMAXPROCS %d (%d CPUs), %s, %s; %d sends in flight per subscription",

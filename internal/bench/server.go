@@ -356,3 +356,12 @@ feed:
 	}
 	return first
 }
+
+// createInbound makes an inbound webhook for the bench event type in ws
+// and returns its id and bearer app token.
+func (c *client) createInbound(ctx context.Context, ws string) (string, string, error) {
+	var out struct{ ID, Token string }
+	err := c.call(ctx, http.MethodPost, "/api/v1/workspaces/"+ws+"/inbound",
+		map[string]string{"name": "postbode bench", "auth": "bearer", "event_type": benchEventType}, http.StatusCreated, &out)
+	return out.ID, out.Token, err
+}

@@ -20,6 +20,8 @@ const (
 	Attempt      = "att_"
 	Inbound      = "inb_"
 	Message      = "msg_"
+	// InboundRequest is an entry of an inbound webhook's request log.
+	InboundRequest = "inr_"
 )
 
 // New returns prefix followed by 32 hex digits of a fresh UUIDv7.

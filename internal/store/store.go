@@ -396,6 +396,8 @@ type Notification struct {
 	// pull subscription (published, or released): wake its long polls.
 	// MailboxAny ("*") says any mailbox may have.
 	Mailbox string
+	// InboundID is set when an inbound webhook changed: forget it.
+	InboundID string
 }
 
 // MailboxAny in Notification.Mailbox wakes the long polls of every mailbox.

@@ -36,6 +36,9 @@ func (db *DB) Announce(ctx context.Context, n store.Notification) (err error) {
 	if n.Mailbox != "" {
 		f = append(f, "m", n.Mailbox)
 	}
+	if n.InboundID != "" {
+		f = append(f, "i", n.InboundID)
+	}
 	if len(f) == 0 {
 		return nil
 	}
@@ -63,6 +66,8 @@ func parseNotification(payload string) store.Notification {
 			n.UserID, f = f[1], f[2:]
 		case f[0] == "m" && len(f) >= 2:
 			n.Mailbox, f = f[1], f[2:]
+		case f[0] == "i" && len(f) >= 2:
+			n.InboundID, f = f[1], f[2:]
 		default:
 			n.Deliveries = true
 			return n

@@ -98,9 +98,10 @@ func clusterTests() []test {
 			// of one process may hear nothing) is what was announced.
 			user := newID("usr_")
 			sent := []store.Notification{
-				{Deliveries: true, WorkspaceID: f.ws, SubscriptionID: newID("sub_"), UserID: user + "-all"},
+				{Deliveries: true, WorkspaceID: f.ws, SubscriptionID: newID("sub_"), UserID: user + "-all", InboundID: newID("inb_")},
 				{UserID: user},
 				{WorkspaceID: f.ws, SubscriptionID: user + "-sub"},
+				{InboundID: user + "-inb"},
 			}
 			heard := make(chan store.Notification, 100)
 			ctx, cancel := context.WithCancel(f.ctx)
@@ -108,7 +109,7 @@ func clusterTests() []test {
 			go func() {
 				defer close(listening)
 				f.s.Listen(ctx, func(n store.Notification) {
-					if strings.HasPrefix(n.UserID, user) || strings.HasPrefix(n.SubscriptionID, user) {
+					if strings.HasPrefix(n.UserID, user) || strings.HasPrefix(n.SubscriptionID, user) || strings.HasPrefix(n.InboundID, user) {
 						select {
 						case heard <- n:
 						default: // the test has heard enough

@@ -1,0 +1,102 @@
+// Brute-force protection: a client address whose credentials keep failing
+// is slowed down, and past a bound refused with 429 for the rest of the
+// minute. A valid credential is never limited, so that someone else's
+// failures from the same address (a shared proxy, say) lock nobody out.
+
+package receiver
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+const (
+	// limitWindow is the span over which failures are counted.
+	limitWindow = time.Minute
+	// limitFailures is how many failures in a window are answered 401;
+	// after that, 429 until the window ends.
+	limitFailures = 20
+	// freeFailures fail at once; each one after waits delayStep more, up
+	// to maxDelay.
+	freeFailures = 3
+	delayStep    = 50 * time.Millisecond
+	maxDelay     = time.Second
+	// maxClients bounds the addresses tracked.
+	maxClients = 10000
+)
+
+type window struct {
+	start    time.Time
+	failures int
+}
+
+type limiter struct {
+	mu      sync.Mutex
+	clients map[string]*window
+}
+
+func newLimiter() *limiter { return &limiter{clients: map[string]*window{}} }
+
+// fail counts a failed authentication from client at now. It returns how
+// long to wait before answering 401, or, once the client is over the bound,
+// how long until it may try again (retry > 0: answer 429).
+func (l *limiter) fail(client string, now time.Time) (wait, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.clients[client]
+	if !ok || now.Sub(w.start) >= limitWindow {
+		if !ok && len(l.clients) >= maxClients {
+			l.prune(now)
+		}
+		w = &window{start: now}
+		l.clients[client] = w
+	}
+	w.failures++
+	if w.failures > limitFailures {
+		return 0, max(time.Second, w.start.Add(limitWindow).Sub(now).Round(time.Second))
+	}
+	if w.failures <= freeFailures {
+		return 0, 0
+	}
+	return min(time.Duration(w.failures-freeFailures)*delayStep, maxDelay), 0
+}
+
+// prune drops the windows that ended; if none did, it starts over, so
+// memory stays bounded whatever the number of addresses.
+func (l *limiter) prune(now time.Time) {
+	for k, w := range l.clients {
+		if now.Sub(w.start) >= limitWindow {
+			delete(l.clients, k)
+		}
+	}
+	if len(l.clients) >= maxClients {
+		l.clients = map[string]*window{}
+	}
+}
+
+// clientIP is the address of the peer (never X-Forwarded-For, which any
+// client can set).
+func clientIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+// clientKey is what failures are counted by: the IPv4 address, or the /64
+// of an IPv6 address (one host usually holds a whole /64).
+func clientKey(remoteAddr string) string {
+	a, err := netip.ParseAddr(clientIP(remoteAddr))
+	if err != nil {
+		return remoteAddr
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

@@ -1,0 +1,208 @@
+// Package receiver is the transport of inbound webhooks: POST /in/{id}. It
+// decodes a request (the credential, the body as JSON or as form fields),
+// calls the inbound service, which decides, and renders the answer in the
+// API's JSON shape. It also slows down and then refuses clients whose
+// credentials keep failing, and hands every request to the service's log.
+package receiver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/postbode/postbode/internal/api"
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/event"
+	"github.com/postbode/postbode/internal/inbound"
+)
+
+// Prefix is the path under which inbound webhooks are received.
+const Prefix = "/in/"
+
+// MaxBody is the largest body accepted (SPEC §6: over 1 MiB is 413).
+const MaxBody = 1 << 20
+
+// challenges are the WWW-Authenticate headers of a 401.
+var challenges = []string{`Bearer realm="postbode"`, `Basic realm="postbode", charset="UTF-8"`}
+
+// Server receives inbound webhooks.
+type Server struct {
+	inbound *inbound.Service
+	log     *slog.Logger
+	now     func() time.Time
+	limit   *limiter
+	// sleep waits out a failed authentication's delay; tests replace it.
+	sleep func(ctx context.Context, d time.Duration)
+}
+
+// New returns the receiver over svc; now is its clock.
+func New(svc *inbound.Service, log *slog.Logger, now func() time.Time) *Server {
+	return &Server{inbound: svc, log: log, now: now, limit: newLimiter(), sleep: sleepCtx}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// ServeHTTP answers POST /in/{id}; every other method is 405, and every
+// other path under /in/ is 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hookID, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	if !ok || hookID == "" || strings.Contains(hookID, "/") {
+		api.WriteError(w, r, s.log, errs.New(errs.NotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	if r.Method != http.MethodPost {
+		api.MethodNotAllowed(w, r.Method, http.MethodPost)
+		return
+	}
+	received := s.now()
+	ctx := r.Context()
+	hook, p, err := s.inbound.Authenticate(ctx, hookID, credential(r.Header.Get("Authorization")))
+	client := clientKey(r.RemoteAddr)
+	if inbound.IsCredentialFailure(err) {
+		if wait, limited := s.limit.fail(client, received); limited > 0 {
+			err = &errs.Error{Kind: errs.RateLimited, Code: "rate_limited", RetryAfter: limited,
+				Message: "too many failed authentications from this address; try again later"}
+		} else if wait > 0 {
+			s.sleep(ctx, wait)
+		}
+	}
+	var body []byte
+	var bodyErr error
+	if hook != nil || err == nil {
+		// Read for the log even when refused; within the limit either way.
+		body, bodyErr = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	}
+	var eventID string
+	if err == nil {
+		err = bodyError(bodyErr)
+	}
+	if err == nil {
+		var data json.RawMessage
+		if data, err = decodeBody(r.Header.Get("Content-Type"), body); err == nil {
+			var res event.Published
+			res, err = s.inbound.Receive(ctx, hook, p, r.Header, body, data)
+			eventID = res.ID
+		}
+	}
+	status, msg := http.StatusAccepted, ""
+	if err != nil {
+		status, msg = api.WriteError(w, r, s.log, err, challenges...)
+	} else {
+		api.WriteJSON(w, http.StatusAccepted, map[string]string{"id": eventID})
+	}
+	s.inbound.Record(hook, inbound.Entry{ReceivedAt: received, Status: status, Error: msg, EventID: eventID,
+		RemoteAddr: clientIP(r.RemoteAddr), Method: r.Method, Header: r.Header, Body: body})
+}
+
+// credential decodes an Authorization header: Bearer <token>, or Basic
+// base64(username:token). Anything else is an empty credential.
+func credential(h string) inbound.Credential {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok {
+		return inbound.Credential{}
+	}
+	rest = strings.TrimSpace(rest)
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		return inbound.Credential{Token: rest}
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return inbound.Credential{}
+		}
+		user, pw, ok := strings.Cut(string(raw), ":")
+		if !ok || pw == "" {
+			return inbound.Credential{}
+		}
+		return inbound.Credential{Basic: true, Username: user, Token: pw}
+	}
+	return inbound.Credential{}
+}
+
+func bodyError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errs.New(errs.TooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
+	}
+	return errs.New(errs.Malformed, "malformed_body", "the request body could not be read")
+}
+
+// decodeBody turns a body into the event's data: JSON as it is, a form as
+// an object of its fields (a string each; a repeated field, an array of
+// strings). A missing Content-Type is taken as JSON.
+func decodeBody(contentType string, body []byte) (json.RawMessage, error) {
+	mt := "application/json"
+	if contentType != "" {
+		var params map[string]string
+		var err error
+		mt, params, err = mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, unsupported()
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return nil, errs.New(errs.Unsupported, "unsupported_media_type", "send the body as UTF-8 (charset=utf-8), not %q", cs)
+		}
+	}
+	if !utf8.Valid(body) {
+		return nil, errs.New(errs.Malformed, "invalid_encoding", "the request body is not valid UTF-8")
+	}
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		if len(strings.TrimSpace(string(body))) == 0 {
+			return nil, errs.New(errs.Malformed, "malformed_json", "the request body is empty; send a JSON value")
+		}
+		if !json.Valid(body) {
+			return nil, errs.New(errs.Malformed, "malformed_json", "the request body is not valid JSON")
+		}
+		return body, nil
+	case mt == "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, errs.New(errs.Malformed, "malformed_form", "the request body is not a valid form: %v", err)
+		}
+		fields := make(map[string]any, len(vals))
+		for k, vs := range vals {
+			for _, v := range append(vs, k) {
+				if !utf8.ValidString(v) {
+					return nil, errs.New(errs.Malformed, "invalid_encoding", "the form's fields are not valid UTF-8")
+				}
+			}
+			if len(vs) == 1 {
+				fields[k] = vs[0]
+			} else {
+				fields[k] = vs
+			}
+		}
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(fields); err != nil {
+			return nil, err
+		}
+		return json.RawMessage(strings.TrimSuffix(b.String(), "\n")), nil
+	}
+	return nil, unsupported()
+}
+
+func unsupported() error {
+	return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as application/json or application/x-www-form-urlencoded")
+}
