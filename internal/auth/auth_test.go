@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"strings"
@@ -274,3 +275,24 @@ func TestAppTokenIsNotForTheAPI(t *testing.T) {
 		t.Errorf("an app token on the management API: %v, want ErrUnauthenticated", err)
 	}
 }
+
+func TestParseAuthorization(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bearer abc":             "false||abc",
+		"bearer   abc ":          "false||abc",
+		"Basic dXNlcjpwYXNz":     "true|user|pass",
+		"Basic dXNlcjpwYTpzcw==": "true|user|pa:ss",
+		"Basic dXNlcg==":         "false||",
+		"Basic dXNlcjo=":         "false||",
+		"Basic !!!":              "false||",
+		"Bearer":                 "false||",
+		"Token abc":              "false||",
+		"":                       "false||",
+	} {
+		c := ParseAuthorization(in)
+		if got := strconv.FormatBool(c.Basic) + "|" + c.Username + "|" + c.Token; got != want {
+			t.Errorf("ParseAuthorization(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+

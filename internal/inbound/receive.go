@@ -28,14 +28,8 @@ type Hook struct {
 	verify *verify.Config
 }
 
-// Credential is what a request presented, as the transport decoded it:
-// a bearer token, or basic auth's username and password (the token).
-// Token is empty when none was presented or it could not be read.
-type Credential struct {
-	Basic    bool
-	Username string
-	Token    string
-}
+// Credential is what a request presented, as the transport decoded it.
+type Credential = auth.Credential
 
 // CodeDisabled is the error code of a request to a disabled webhook.
 const CodeDisabled = "inbound_disabled"

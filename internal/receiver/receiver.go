@@ -7,7 +7,6 @@ package receiver
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,9 +19,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/api"
+	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/event"
 	"github.com/postbode/postbode/internal/inbound"
+	"github.com/postbode/postbode/internal/ratelimit"
 )
 
 // Prefix is the path under which inbound webhooks are received.
@@ -39,14 +40,14 @@ type Server struct {
 	inbound *inbound.Service
 	log     *slog.Logger
 	now     func() time.Time
-	limit   *limiter
+	limit   *ratelimit.Limiter
 	// sleep waits out a failed authentication's delay; tests replace it.
 	sleep func(ctx context.Context, d time.Duration)
 }
 
 // New returns the receiver over svc; now is its clock.
 func New(svc *inbound.Service, log *slog.Logger, now func() time.Time) *Server {
-	return &Server{inbound: svc, log: log, now: now, limit: newLimiter(), sleep: sleepCtx}
+	return &Server{inbound: svc, log: log, now: now, limit: ratelimit.New(), sleep: sleepCtx}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
@@ -72,10 +73,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	received := s.now()
 	ctx := r.Context()
-	hook, p, err := s.inbound.Authenticate(ctx, hookID, credential(r.Header.Get("Authorization")))
-	client := clientKey(r.RemoteAddr)
+	hook, p, err := s.inbound.Authenticate(ctx, hookID, auth.ParseAuthorization(r.Header.Get("Authorization")))
+	client := ratelimit.ClientKey(r.RemoteAddr)
 	if inbound.IsCredentialFailure(err) {
-		if wait, limited := s.limit.fail(client, received); limited > 0 {
+		if wait, limited := s.limit.Fail(client, received); limited > 0 {
 			err = &errs.Error{Kind: errs.RateLimited, Code: "rate_limited", RetryAfter: limited,
 				Message: "too many failed authentications from this address; try again later"}
 		} else if wait > 0 {
@@ -107,32 +108,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusAccepted, map[string]string{"id": eventID})
 	}
 	s.inbound.Record(hook, inbound.Entry{ReceivedAt: received, Status: status, Error: msg, EventID: eventID,
-		RemoteAddr: clientIP(r.RemoteAddr), Method: r.Method, Header: r.Header, Body: body})
-}
-
-// credential decodes an Authorization header: Bearer <token>, or Basic
-// base64(username:token). Anything else is an empty credential.
-func credential(h string) inbound.Credential {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok {
-		return inbound.Credential{}
-	}
-	rest = strings.TrimSpace(rest)
-	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-		return inbound.Credential{Token: rest}
-	case strings.EqualFold(scheme, "Basic"):
-		raw, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return inbound.Credential{}
-		}
-		user, pw, ok := strings.Cut(string(raw), ":")
-		if !ok || pw == "" {
-			return inbound.Credential{}
-		}
-		return inbound.Credential{Basic: true, Username: user, Token: pw}
-	}
-	return inbound.Credential{}
+		RemoteAddr: ratelimit.ClientIP(r.RemoteAddr), Method: r.Method, Header: r.Header, Body: body})
 }
 
 func bodyError(err error) error {

@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/postbode/postbode/internal/account"
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -35,11 +37,12 @@ type Server struct {
 	Accounts *account.Service
 	Log      *slog.Logger
 	mux      *http.ServeMux
+	limit    *ratelimit.Limiter // failed logins per client address
 }
 
 // New builds the UI's routes.
 func New(accounts *account.Service, log *slog.Logger) *Server {
-	s := &Server{Accounts: accounts, Log: log, mux: http.NewServeMux()}
+	s := &Server{Accounts: accounts, Log: log, mux: http.NewServeMux(), limit: ratelimit.New()}
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.login)
 	s.mux.HandleFunc("POST /logout", s.logout)
@@ -120,9 +123,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "The email address or password is wrong, or the account is inactive."
 		var e *errs.Error
-		if !errors.As(err, &e) || e.Kind != errs.Unauthenticated {
+		switch {
+		case !errors.As(err, &e) || e.Kind != errs.Unauthenticated:
 			s.Log.Error("login failed", "err", err)
 			status, msg = http.StatusServiceUnavailable, "Logging in is not possible right now; try again shortly."
+		default:
+			// Guessing passwords is slowed down, then refused for a while.
+			wait, retry := s.limit.Fail(ratelimit.ClientKey(r.RemoteAddr), time.Now())
+			if retry > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+				status, msg = http.StatusTooManyRequests, "Too many failed logins from this address; try again in a minute."
+			} else if wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-r.Context().Done():
+				}
+			}
 		}
 		s.render(w, status, "login.html", map[string]any{"Error": msg, "Email": email})
 		return

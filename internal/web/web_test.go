@@ -112,3 +112,24 @@ func TestLoginSession(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginGuessingIsLimited: failed logins from one address are slowed
+// down and then refused with 429; the right password still logs in, so
+// someone else's guessing from a shared address locks no one out.
+func TestLoginGuessingIsLimited(t *testing.T) {
+	srv := apptest.Start(t)
+	srv.JSON(t, "POST", "/api/v1/users", map[string]any{"email": "ada@example.com", "name": "Ada",
+		"password": "correct horse battery"}, http.StatusCreated, nil)
+	bad := url.Values{"email": {"ada@example.com"}, "password": {"wrong horse battery"}}
+	var last *http.Response
+	for range 21 {
+		last, _ = post(t, srv.URL+"/login", bad, nil, nil)
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Errorf("the 21st failed login in a minute: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+	good := url.Values{"email": {"ada@example.com"}, "password": {"correct horse battery"}}
+	if resp, _ := post(t, srv.URL+"/login", good, nil, nil); resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == nil {
+		t.Errorf("the right password from a limited address: %d", resp.StatusCode)
+	}
+}

@@ -1,9 +1,10 @@
-// Brute-force protection: a client address whose credentials keep failing
-// is slowed down, and past a bound refused with 429 for the rest of the
-// minute. A valid credential is never limited, so that someone else's
-// failures from the same address (a shared proxy, say) lock nobody out.
-
-package receiver
+// Package ratelimit is the brute-force protection of every way in that
+// checks a credential (the inbound receiver, the web UI's login): a client
+// address whose credentials keep failing is slowed down, and past a bound
+// refused for the rest of the minute. Only failures count, so a valid
+// credential is never limited and someone else's failures from the same
+// address (a shared proxy, say) lock nobody out.
+package ratelimit
 
 import (
 	"net"
@@ -32,17 +33,20 @@ type window struct {
 	failures int
 }
 
-type limiter struct {
+// Limiter counts failed authentications per client address.
+type Limiter struct {
 	mu      sync.Mutex
 	clients map[string]*window
 }
 
-func newLimiter() *limiter { return &limiter{clients: map[string]*window{}} }
+// New returns an empty limiter.
+func New() *Limiter { return &Limiter{clients: map[string]*window{}} }
 
-// fail counts a failed authentication from client at now. It returns how
-// long to wait before answering 401, or, once the client is over the bound,
-// how long until it may try again (retry > 0: answer 429).
-func (l *limiter) fail(client string, now time.Time) (wait, retry time.Duration) {
+// Fail counts a failed authentication from client (a ClientKey) at now.
+// It returns how long to wait before answering the refusal, or, once the
+// client is over the bound, how long until it may try again (retry > 0:
+// answer 429 with Retry-After).
+func (l *Limiter) Fail(client string, now time.Time) (wait, retry time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.clients[client]
@@ -65,7 +69,7 @@ func (l *limiter) fail(client string, now time.Time) (wait, retry time.Duration)
 
 // prune drops the windows that ended; if none did, it starts over, so
 // memory stays bounded whatever the number of addresses.
-func (l *limiter) prune(now time.Time) {
+func (l *Limiter) prune(now time.Time) {
 	for k, w := range l.clients {
 		if now.Sub(w.start) >= limitWindow {
 			delete(l.clients, k)
@@ -76,9 +80,9 @@ func (l *limiter) prune(now time.Time) {
 	}
 }
 
-// clientIP is the address of the peer (never X-Forwarded-For, which any
+// ClientIP is the address of the peer (never X-Forwarded-For, which any
 // client can set).
-func clientIP(remoteAddr string) string {
+func ClientIP(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		return remoteAddr
@@ -86,10 +90,10 @@ func clientIP(remoteAddr string) string {
 	return host
 }
 
-// clientKey is what failures are counted by: the IPv4 address, or the /64
+// ClientKey is what failures are counted by: the IPv4 address, or the /64
 // of an IPv6 address (one host usually holds a whole /64).
-func clientKey(remoteAddr string) string {
-	a, err := netip.ParseAddr(clientIP(remoteAddr))
+func ClientKey(remoteAddr string) string {
+	a, err := netip.ParseAddr(ClientIP(remoteAddr))
 	if err != nil {
 		return remoteAddr
 	}
