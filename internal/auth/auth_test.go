@@ -1,9 +1,9 @@
 package auth
 
 import (
-	"strconv"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +295,3 @@ func TestParseAuthorization(t *testing.T) {
 		}
 	}
 }
-

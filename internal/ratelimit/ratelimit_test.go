@@ -52,4 +52,3 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
-
