@@ -5,7 +5,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,52 +183,102 @@ func (db *DB) ClaimMessages(ctx context.Context, c store.MailboxClaim) ([]store.
 
 // AckMessage acknowledges a claimed message.
 func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (*store.MailboxMessage, error) {
-	var set string
-	var args []any
+	res, err := db.AckMessages(ctx, []store.MailboxAck{a})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Message, res[0].Err
+}
+
+// ackSet is the SET clause of each acknowledgement, and ackArgs its
+// arguments, before those of ackWhere.
+var ackSet = map[string]string{
+	store.AckSuccess: `status = 'success'`,
+	store.AckFailed:  `status = 'failed', reason = ?`,
+	store.AckRelease: `status = CASE WHEN claims >= ` + maxClaims + ` THEN 'max_retries_exceeded' ELSE 'new' END,
+		available_at = ?, claimed_until = ?, reason = ?`,
+	store.AckExtend: `claimed_until = ?`,
+}
+
+func ackArgs(a *store.MailboxAck) []any {
 	switch a.Action {
-	case store.AckSuccess:
-		set = `status = 'success'`
 	case store.AckFailed:
-		set = `status = 'failed', reason = ?`
-		args = []any{a.Reason}
+		return []any{a.Reason}
 	case store.AckRelease:
 		available := a.AvailableAt
 		if available.IsZero() {
 			available = a.Now
 		}
-		set = `status = CASE WHEN claims >= ` + maxClaims + ` THEN 'max_retries_exceeded' ELSE 'new' END,
-			available_at = ?, claimed_until = ?, reason = ?`
-		args = []any{micros(available), micros(a.Now), a.Reason}
+		return []any{micros(available), micros(a.Now), a.Reason}
 	case store.AckExtend:
-		set = `claimed_until = ?`
-		args = []any{micros(a.LeaseUntil)}
-	default:
-		return nil, fmt.Errorf("unknown mailbox acknowledgement %q", a.Action)
+		return []any{micros(a.LeaseUntil)}
 	}
-	now := micros(a.Now)
-	args = append(args, now, a.MessageID, a.SubscriptionID, a.WorkspaceID, now, a.LeaseID, a.LeaseID)
-	var out *store.MailboxMessage
+	return nil
+}
+
+// ackWhere holds an acknowledgement to the message's lease.
+const ackWhere = `, updated_at = ? WHERE id = ? AND subscription_id = ? AND workspace_id = ?
+	AND status = 'claimed' AND claimed_until > ? AND (? = '' OR lease_id = ?) RETURNING ` + messageColumns
+
+// AckMessages writes a batch of acknowledgements in one transaction.
+func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) ([]store.MailboxAckResult, error) {
+	for i := range acks {
+		if err := acks[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.MailboxAckResult, len(acks))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		m, err := scanMessage(tx.QueryRowContext(ctx, `UPDATE mailbox_messages SET `+set+`, updated_at = ?
-			WHERE id = ? AND subscription_id = ? AND workspace_id = ?
-			AND status = 'claimed' AND claimed_until > ? AND (? = '' OR lease_id = ?)
-			RETURNING `+messageColumns, args...))
-		if err == nil {
-			out = m
-			return nil
+		stmts := map[string]*sql.Stmt{}
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
+			}
+		}()
+		var exists *sql.Stmt
+		for i := range acks {
+			a := &acks[i]
+			st := stmts[a.Action]
+			if st == nil {
+				var err error
+				if st, err = tx.PrepareContext(ctx, `UPDATE mailbox_messages SET `+ackSet[a.Action]+ackWhere); err != nil {
+					return err
+				}
+				stmts[a.Action] = st
+			}
+			now := micros(a.Now)
+			m, err := scanMessage(st.QueryRowContext(ctx, append(ackArgs(a), now, a.MessageID, a.SubscriptionID,
+				a.WorkspaceID, now, a.LeaseID, a.LeaseID)...))
+			if err == nil {
+				out[i] = store.MailboxAckResult{Message: m}
+				continue
+			}
+			if err != store.ErrNotFound {
+				return err
+			}
+			if exists == nil {
+				if exists, err = tx.PrepareContext(ctx, `SELECT 1 FROM mailbox_messages
+					WHERE id = ? AND subscription_id = ? AND workspace_id = ?`); err != nil {
+					return err
+				}
+				defer exists.Close()
+			}
+			var one int
+			switch err := exists.QueryRowContext(ctx, a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&one); {
+			case err == nil:
+				out[i].Err = store.ErrLeaseLost
+			case err == sql.ErrNoRows:
+				out[i].Err = store.ErrNotFound
+			default:
+				return err
+			}
 		}
-		if err != store.ErrNotFound {
-			return err
-		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM mailbox_messages WHERE id = ? AND subscription_id = ? AND workspace_id = ?`,
-			a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&one)
-		if err != nil {
-			return notFound(err)
-		}
-		return store.ErrLeaseLost
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ListMessages pages a mailbox oldest first.
