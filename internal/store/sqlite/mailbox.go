@@ -216,11 +216,9 @@ func ackArgs(a *store.MailboxAck) []any {
 	return nil
 }
 
-// ackWhere holds an acknowledgement to the message's lease.
-const ackWhere = `, updated_at = ? WHERE id = ? AND subscription_id = ? AND workspace_id = ?
-	AND status = 'claimed' AND claimed_until > ? AND (? = '' OR lease_id = ?) RETURNING ` + messageColumns
-
-// AckMessages writes a batch of acknowledgements in one transaction.
+// AckMessages writes a batch of acknowledgements in one transaction. A run
+// of acknowledgements alike but for their (distinct) messages, such as a
+// claim's worth of successes, is written with one statement.
 func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) ([]store.MailboxAckResult, error) {
 	for i := range acks {
 		if err := acks[i].Validate(); err != nil {
@@ -229,49 +227,17 @@ func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) ([]store
 	}
 	out := make([]store.MailboxAckResult, len(acks))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		stmts := map[string]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
+		for start := 0; start < len(acks); {
+			end := start + 1
+			seen := map[string]bool{acks[start].MessageID: true}
+			for end < len(acks) && end-start < 500 && alike(&acks[start], &acks[end]) && !seen[acks[end].MessageID] {
+				seen[acks[end].MessageID] = true
+				end++
 			}
-		}()
-		var exists *sql.Stmt
-		for i := range acks {
-			a := &acks[i]
-			st := stmts[a.Action]
-			if st == nil {
-				var err error
-				if st, err = tx.PrepareContext(ctx, `UPDATE mailbox_messages SET `+ackSet[a.Action]+ackWhere); err != nil {
-					return err
-				}
-				stmts[a.Action] = st
-			}
-			now := micros(a.Now)
-			m, err := scanMessage(st.QueryRowContext(ctx, append(ackArgs(a), now, a.MessageID, a.SubscriptionID,
-				a.WorkspaceID, now, a.LeaseID, a.LeaseID)...))
-			if err == nil {
-				out[i] = store.MailboxAckResult{Message: m}
-				continue
-			}
-			if err != store.ErrNotFound {
+			if err := ackRun(ctx, tx, acks[start:end], out[start:end]); err != nil {
 				return err
 			}
-			if exists == nil {
-				if exists, err = tx.PrepareContext(ctx, `SELECT 1 FROM mailbox_messages
-					WHERE id = ? AND subscription_id = ? AND workspace_id = ?`); err != nil {
-					return err
-				}
-				defer exists.Close()
-			}
-			var one int
-			switch err := exists.QueryRowContext(ctx, a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&one); {
-			case err == nil:
-				out[i].Err = store.ErrLeaseLost
-			case err == sql.ErrNoRows:
-				out[i].Err = store.ErrNotFound
-			default:
-				return err
-			}
+			start = end
 		}
 		return nil
 	})
@@ -279,6 +245,66 @@ func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) ([]store
 		return nil, err
 	}
 	return out, nil
+}
+
+// alike reports whether two acknowledgements differ in their message only.
+func alike(a, b *store.MailboxAck) bool {
+	return a.Action == b.Action && a.WorkspaceID == b.WorkspaceID && a.SubscriptionID == b.SubscriptionID &&
+		a.LeaseID == b.LeaseID && a.Reason == b.Reason && a.Now.Equal(b.Now) && a.AvailableAt.Equal(b.AvailableAt) &&
+		a.LeaseUntil.Equal(b.LeaseUntil)
+}
+
+// ackRun writes acknowledgements alike but for their distinct messages.
+func ackRun(ctx context.Context, tx *sql.Tx, run []store.MailboxAck, out []store.MailboxAckResult) error {
+	a := &run[0]
+	now := micros(a.Now)
+	args := append(ackArgs(a), now, a.SubscriptionID, a.WorkspaceID, now, a.LeaseID, a.LeaseID)
+	ids := make([]any, len(run))
+	for i := range run {
+		ids[i] = run[i].MessageID
+	}
+	ms, err := queryAll(ctx, tx, scanMessage, `UPDATE mailbox_messages SET `+ackSet[a.Action]+`, updated_at = ?
+		WHERE subscription_id = ? AND workspace_id = ? AND status = 'claimed' AND claimed_until > ?
+		AND (? = '' OR lease_id = ?) AND id IN (`+placeholders(len(ids))+`)
+		RETURNING `+messageColumns, append(args, ids...)...)
+	if err != nil {
+		return err
+	}
+	if len(ms) == len(run) && len(run) == 1 {
+		out[0].Message = &ms[0]
+		return nil
+	}
+	byID := make(map[string]*store.MailboxMessage, len(ms))
+	for i := range ms {
+		byID[ms[i].ID] = &ms[i]
+	}
+	var missed []any
+	for i := range run {
+		if m := byID[run[i].MessageID]; m != nil {
+			out[i].Message = m
+		} else {
+			missed = append(missed, run[i].MessageID)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	// Not acknowledged: the message is elsewhere (not found), or here but
+	// not under this lease.
+	here, err := queryStrings(ctx, tx, `SELECT id FROM mailbox_messages WHERE subscription_id = ? AND workspace_id = ?
+		AND id IN (`+placeholders(len(missed))+`)`, append([]any{a.SubscriptionID, a.WorkspaceID}, missed...)...)
+	if err != nil {
+		return err
+	}
+	for i := range run {
+		if out[i].Message == nil {
+			out[i].Err = store.ErrNotFound
+			if slices.Contains(here, run[i].MessageID) {
+				out[i].Err = store.ErrLeaseLost
+			}
+		}
+	}
+	return nil
 }
 
 // ListMessages pages a mailbox oldest first.
