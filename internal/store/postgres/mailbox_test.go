@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/postgres/pgtest"
@@ -122,5 +124,23 @@ func BenchmarkMailbox(b *testing.B) {
 		}
 		b.Cleanup(func() { db.Close() })
 		return db
+	})
+}
+
+func TestMailboxWorkspaceCascade(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.MailboxWorkspaceCascade(t, db, func(ctx context.Context, id string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
+		return err
 	})
 }

@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -833,4 +834,28 @@ func claimRace(t *testing.T, f *fixture, nodes []store.Store) {
 			t.Fatalf("claimed ids differ from the inserted ones at %d", i)
 		}
 	}
+}
+
+// MailboxWorkspaceCascade checks that deleting a workspace, which the
+// interface cannot do yet (deleteWorkspace does it in the engine's own
+// way), deletes its mailboxes' messages, and no other workspace's.
+func MailboxWorkspaceCascade(t *testing.T, s store.Store, deleteWorkspace func(ctx context.Context, id string) error) {
+	f := &fixture{t: t, s: s, ctx: t.Context(), eventOf: map[string][2]string{}}
+	f.user = f.newUser("owner@example.com")
+	f.ws = f.newWorkspace("Main", f.user.ID)
+	gone := f.newPull()
+	ids := f.post(t0, "", "", gone, gone)
+	f.claimMsgs(gone, t0, 1, time.Hour, "lease")
+	keptWS := f.newWorkspace("Kept", f.user.ID)
+	f.ws = keptWS // kept is made there; gone keeps its own workspace
+	kept := f.newPull()
+	keptID := f.post(t0, "", "", kept)[0]
+
+	f.must(deleteWorkspace(f.ctx, gone.WorkspaceID), "deleting the workspace")
+	if ms := f.messages(gone, store.MessageFilter{}); len(ms) != 0 {
+		t.Errorf("the deleted workspace's mailbox holds %d messages", len(ms))
+	}
+	_, err := f.ack(gone, ids[0], "lease", store.AckSuccess, t0)
+	wantErr(t, "success in the deleted workspace", err, store.ErrNotFound)
+	f.wantMessageStatus(kept, store.MessageNew, keptID)
 }
