@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -104,6 +105,22 @@ type MailboxAck struct {
 	LeaseUntil     time.Time // extend: the new end of the lease
 }
 
+// MailboxAckResult is the outcome of one acknowledgement of a batch: the
+// message as it is now, or Err, ErrNotFound or ErrLeaseLost.
+type MailboxAckResult struct {
+	Message *MailboxMessage
+	Err     error
+}
+
+// Validate checks that the acknowledgement is of a known kind.
+func (a *MailboxAck) Validate() error {
+	switch a.Action {
+	case AckSuccess, AckFailed, AckRelease, AckExtend:
+		return nil
+	}
+	return fmt.Errorf("unknown mailbox acknowledgement %q", a.Action)
+}
+
 // MessageFilter narrows a list of messages; zero fields do not filter.
 type MessageFilter struct {
 	Status  string
@@ -138,6 +155,12 @@ type Mailboxes interface {
 	// claimable from a.AvailableAt, unless it had MaxClaims claims: then it
 	// is max_retries_exceeded.
 	AckMessage(ctx context.Context, a MailboxAck) (*MailboxMessage, error)
+	// AckMessages writes a batch of acknowledgements in one transaction
+	// (group commit: on SQLite a commit waits for the disk), in order, each
+	// as AckMessage would. A message not found or whose lease was lost is
+	// that acknowledgement's Err, not the call's: the others are written.
+	// An unknown action fails the whole call, before anything is written.
+	AckMessages(ctx context.Context, acks []MailboxAck) ([]MailboxAckResult, error)
 	// ListMessages pages a mailbox oldest first: p.Cursor is the last id of
 	// the previous page. A subscription that has no messages (or does not
 	// exist) lists none.

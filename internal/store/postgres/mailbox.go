@@ -227,8 +227,17 @@ func (db *DB) ClaimMessages(ctx context.Context, c store.MailboxClaim) (_ []stor
 }
 
 // AckMessage acknowledges a claimed message.
-func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (_ *store.MailboxMessage, err error) {
-	defer unavailable(&err)
+func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (*store.MailboxMessage, error) {
+	res, err := db.AckMessages(ctx, []store.MailboxAck{a})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Message, res[0].Err
+}
+
+// ackStatement is the statement of an acknowledgement and its arguments:
+// the message and its lease are $1 to $5 ($4 now), the action's own after.
+func ackStatement(a *store.MailboxAck) (string, []any) {
 	args := []any{a.MessageID, a.SubscriptionID, a.WorkspaceID, a.Now, a.LeaseID}
 	var set string
 	switch a.Action {
@@ -248,32 +257,86 @@ func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (_ *store.Mail
 	case store.AckExtend:
 		set = `claimed_until = $6`
 		args = append(args, a.LeaseUntil)
-	default:
-		return nil, fmt.Errorf("unknown mailbox acknowledgement %q", a.Action)
 	}
-	m, err := scanMessage(db.pool.QueryRow(ctx, `UPDATE mailbox_messages SET `+set+`, updated_at = $4
+	return `UPDATE mailbox_messages SET ` + set + `, updated_at = $4
 		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3
 		AND status = 'claimed' AND claimed_until > $4 AND ($5 = '' OR lease_id = $5)
-		RETURNING `+messageColumns, args...))
-	if err == nil && m.Status == store.MessageNew && !m.AvailableAt.After(a.Now) {
-		// Released without a delay: claimable at once, on any node. Best
-		// effort: the release stands either way, and long polls also wake
-		// at NextMessage.
-		notifyMailboxes(context.WithoutCancel(ctx), db.pool, []string{m.SubscriptionID})
+		RETURNING ` + messageColumns, args
+}
+
+// AckMessages writes a batch of acknowledgements in one transaction, sent
+// in one round trip. The messages are locked in id order (a stable sort, so
+// two acknowledgements of one message keep theirs), so two batches never
+// wait on each other in a circle.
+func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) (_ []store.MailboxAckResult, err error) {
+	defer unavailable(&err)
+	for i := range acks {
+		if err := acks[i].Validate(); err != nil {
+			return nil, err
+		}
 	}
-	if err != store.ErrNotFound {
-		return m, err
+	order := make([]int, len(acks))
+	for i := range order {
+		order[i] = i
 	}
-	var exists bool
-	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailbox_messages
-		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3)`,
-		a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&exists); err != nil {
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(acks[a].MessageID, acks[b].MessageID) })
+	out := make([]store.MailboxAckResult, len(acks))
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		clear(out)
+		batch := &pgx.Batch{}
+		for _, i := range order {
+			q, args := ackStatement(&acks[i])
+			batch.Queue(q, args...)
+		}
+		br := tx.SendBatch(ctx, batch)
+		var missed []int
+		for _, i := range order {
+			m, err := scanMessage(br.QueryRow())
+			switch {
+			case err == nil:
+				out[i].Message = m
+			case err == store.ErrNotFound:
+				missed = append(missed, i)
+			default:
+				br.Close()
+				return err
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		var released []string // mailboxes with a message claimable at once
+		for i, r := range out {
+			if m := r.Message; m != nil && acks[i].Action == store.AckRelease && m.Status == store.MessageNew &&
+				!m.AvailableAt.After(acks[i].Now) {
+				released = append(released, m.SubscriptionID)
+			}
+		}
+		if len(released) > 0 {
+			slices.Sort(released)
+			if err := notifyMailboxes(ctx, tx, slices.Compact(released)); err != nil {
+				return err
+			}
+		}
+		for _, i := range missed {
+			a := &acks[i]
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailbox_messages
+				WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3)`,
+				a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&exists); err != nil {
+				return err
+			}
+			out[i].Err = store.ErrNotFound
+			if exists {
+				out[i].Err = store.ErrLeaseLost
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if !exists {
-		return nil, store.ErrNotFound
-	}
-	return nil, store.ErrLeaseLost
+	return out, nil
 }
 
 // ListMessages pages a mailbox oldest first.

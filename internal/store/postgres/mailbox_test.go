@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/postgres/pgtest"
+	"github.com/postbode/postbode/internal/store/storetest"
 )
 
 // TestPublishWakesMailboxesOnOtherNodes publishes a message to a pull
@@ -94,4 +97,50 @@ func TestPublishWakesMailboxesOnOtherNodes(t *testing.T) {
 	if !hear(store.Notification{Mailbox: sub.ID}, time.Second) {
 		t.Error("the release did not wake the mailbox on the other node within a second")
 	}
+}
+
+// TestMailboxClaimRaceAcrossNodes runs the claimers' race on two nodes
+// (two pools on one database): SKIP LOCKED keeps them apart as it keeps
+// one node's claimers.
+func TestMailboxClaimRaceAcrossNodes(t *testing.T) {
+	url := pgtest.URL(t)
+	var nodes []store.Store
+	for range 2 {
+		db, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		nodes = append(nodes, db)
+	}
+	storetest.MailboxClaimRace(t, nodes...)
+}
+
+func BenchmarkMailbox(b *testing.B) {
+	storetest.BenchMailbox(b, func(b *testing.B) store.Store {
+		db, err := postgres.Open(context.Background(), pgtest.URL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestMailboxWorkspaceCascade(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.MailboxWorkspaceCascade(t, db, func(ctx context.Context, id string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
+		return err
+	})
 }

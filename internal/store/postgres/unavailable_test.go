@@ -176,6 +176,8 @@ func argument(ctx context.Context, t reflect.Type) reflect.Value {
 		return reflect.ValueOf(store.MailboxClaim{Count: 1})
 	case reflect.TypeFor[store.MailboxAck]():
 		return reflect.ValueOf(store.MailboxAck{Action: store.AckSuccess})
+	case reflect.TypeFor[[]store.MailboxAck]():
+		return reflect.ValueOf([]store.MailboxAck{{Action: store.AckSuccess}})
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

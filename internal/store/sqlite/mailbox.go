@@ -5,7 +5,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,52 +183,128 @@ func (db *DB) ClaimMessages(ctx context.Context, c store.MailboxClaim) ([]store.
 
 // AckMessage acknowledges a claimed message.
 func (db *DB) AckMessage(ctx context.Context, a store.MailboxAck) (*store.MailboxMessage, error) {
-	var set string
-	var args []any
+	res, err := db.AckMessages(ctx, []store.MailboxAck{a})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Message, res[0].Err
+}
+
+// ackSet is the SET clause of each acknowledgement, and ackArgs its
+// arguments, before those of ackWhere.
+var ackSet = map[string]string{
+	store.AckSuccess: `status = 'success'`,
+	store.AckFailed:  `status = 'failed', reason = ?`,
+	store.AckRelease: `status = CASE WHEN claims >= ` + maxClaims + ` THEN 'max_retries_exceeded' ELSE 'new' END,
+		available_at = ?, claimed_until = ?, reason = ?`,
+	store.AckExtend: `claimed_until = ?`,
+}
+
+func ackArgs(a *store.MailboxAck) []any {
 	switch a.Action {
-	case store.AckSuccess:
-		set = `status = 'success'`
 	case store.AckFailed:
-		set = `status = 'failed', reason = ?`
-		args = []any{a.Reason}
+		return []any{a.Reason}
 	case store.AckRelease:
 		available := a.AvailableAt
 		if available.IsZero() {
 			available = a.Now
 		}
-		set = `status = CASE WHEN claims >= ` + maxClaims + ` THEN 'max_retries_exceeded' ELSE 'new' END,
-			available_at = ?, claimed_until = ?, reason = ?`
-		args = []any{micros(available), micros(a.Now), a.Reason}
+		return []any{micros(available), micros(a.Now), a.Reason}
 	case store.AckExtend:
-		set = `claimed_until = ?`
-		args = []any{micros(a.LeaseUntil)}
-	default:
-		return nil, fmt.Errorf("unknown mailbox acknowledgement %q", a.Action)
+		return []any{micros(a.LeaseUntil)}
 	}
-	now := micros(a.Now)
-	args = append(args, now, a.MessageID, a.SubscriptionID, a.WorkspaceID, now, a.LeaseID, a.LeaseID)
-	var out *store.MailboxMessage
+	return nil
+}
+
+// AckMessages writes a batch of acknowledgements in one transaction. A run
+// of acknowledgements alike but for their (distinct) messages, such as a
+// claim's worth of successes, is written with one statement.
+func (db *DB) AckMessages(ctx context.Context, acks []store.MailboxAck) ([]store.MailboxAckResult, error) {
+	for i := range acks {
+		if err := acks[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.MailboxAckResult, len(acks))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		m, err := scanMessage(tx.QueryRowContext(ctx, `UPDATE mailbox_messages SET `+set+`, updated_at = ?
-			WHERE id = ? AND subscription_id = ? AND workspace_id = ?
-			AND status = 'claimed' AND claimed_until > ? AND (? = '' OR lease_id = ?)
-			RETURNING `+messageColumns, args...))
-		if err == nil {
-			out = m
-			return nil
+		for start := 0; start < len(acks); {
+			end := start + 1
+			seen := map[string]bool{acks[start].MessageID: true}
+			for end < len(acks) && end-start < 500 && alike(&acks[start], &acks[end]) && !seen[acks[end].MessageID] {
+				seen[acks[end].MessageID] = true
+				end++
+			}
+			if err := ackRun(ctx, tx, acks[start:end], out[start:end]); err != nil {
+				return err
+			}
+			start = end
 		}
-		if err != store.ErrNotFound {
-			return err
-		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM mailbox_messages WHERE id = ? AND subscription_id = ? AND workspace_id = ?`,
-			a.MessageID, a.SubscriptionID, a.WorkspaceID).Scan(&one)
-		if err != nil {
-			return notFound(err)
-		}
-		return store.ErrLeaseLost
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// alike reports whether two acknowledgements differ in their message only.
+func alike(a, b *store.MailboxAck) bool {
+	return a.Action == b.Action && a.WorkspaceID == b.WorkspaceID && a.SubscriptionID == b.SubscriptionID &&
+		a.LeaseID == b.LeaseID && a.Reason == b.Reason && a.Now.Equal(b.Now) && a.AvailableAt.Equal(b.AvailableAt) &&
+		a.LeaseUntil.Equal(b.LeaseUntil)
+}
+
+// ackRun writes acknowledgements alike but for their distinct messages.
+func ackRun(ctx context.Context, tx *sql.Tx, run []store.MailboxAck, out []store.MailboxAckResult) error {
+	a := &run[0]
+	now := micros(a.Now)
+	args := append(ackArgs(a), now, a.SubscriptionID, a.WorkspaceID, now, a.LeaseID, a.LeaseID)
+	ids := make([]any, len(run))
+	for i := range run {
+		ids[i] = run[i].MessageID
+	}
+	ms, err := queryAll(ctx, tx, scanMessage, `UPDATE mailbox_messages SET `+ackSet[a.Action]+`, updated_at = ?
+		WHERE subscription_id = ? AND workspace_id = ? AND status = 'claimed' AND claimed_until > ?
+		AND (? = '' OR lease_id = ?) AND id IN (`+placeholders(len(ids))+`)
+		RETURNING `+messageColumns, append(args, ids...)...)
+	if err != nil {
+		return err
+	}
+	if len(ms) == len(run) && len(run) == 1 {
+		out[0].Message = &ms[0]
+		return nil
+	}
+	byID := make(map[string]*store.MailboxMessage, len(ms))
+	for i := range ms {
+		byID[ms[i].ID] = &ms[i]
+	}
+	var missed []any
+	for i := range run {
+		if m := byID[run[i].MessageID]; m != nil {
+			out[i].Message = m
+		} else {
+			missed = append(missed, run[i].MessageID)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	// Not acknowledged: the message is elsewhere (not found), or here but
+	// not under this lease.
+	here, err := queryStrings(ctx, tx, `SELECT id FROM mailbox_messages WHERE subscription_id = ? AND workspace_id = ?
+		AND id IN (`+placeholders(len(missed))+`)`, append([]any{a.SubscriptionID, a.WorkspaceID}, missed...)...)
+	if err != nil {
+		return err
+	}
+	for i := range run {
+		if out[i].Message == nil {
+			out[i].Err = store.ErrNotFound
+			if slices.Contains(here, run[i].MessageID) {
+				out[i].Err = store.ErrLeaseLost
+			}
+		}
+	}
+	return nil
 }
 
 // ListMessages pages a mailbox oldest first.

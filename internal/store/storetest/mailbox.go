@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -26,6 +27,7 @@ func mailboxTests() []test {
 		{"Extend", testMessageExtend},
 		{"LeaseLost", testMessageLeaseLost},
 		{"SuccessAndFailed", testMessageSuccessFailed},
+		{"AckBatch", testAckBatch},
 		{"Coalescing", testMessageCoalescing},
 		{"ListFiltersAndPaging", testMessageList},
 		{"Stats", testMessageStats},
@@ -478,6 +480,66 @@ func testMessageSuccessFailed(t *testing.T, f *fixture) {
 	wantStats(t, "finished", f.stats(pull, at(time.Hour)), map[string]int{store.MessageSuccess: 1, store.MessageFailed: 1})
 }
 
+func testAckBatch(t *testing.T, f *fixture) {
+	pull, other := f.newPull(), f.newPull()
+	var ids []string
+	for range 4 {
+		ids = append(ids, f.post(t0, "", "", pull)[0])
+	}
+	f.claimMsgs(pull, t0, 3, time.Minute, "lease-1") // ids 0..2; ids[3] stays new
+	ack := func(id, leaseID, action string) store.MailboxAck {
+		return store.MailboxAck{WorkspaceID: f.ws, SubscriptionID: pull.ID, MessageID: id, LeaseID: leaseID, Action: action,
+			Now: at(time.Second), Reason: "because", AvailableAt: at(time.Hour), LeaseUntil: at(time.Hour)}
+	}
+	foreign := ack(ids[2], "lease-1", store.AckSuccess)
+	foreign.SubscriptionID = other.ID
+	batch := []store.MailboxAck{
+		ack(ids[2], "lease-1", store.AckFailed),
+		ack(ids[0], "lease-1", store.AckSuccess),
+		ack(ids[0], "lease-1", store.AckSuccess), // the first took it
+		ack(ids[1], "other-lease", store.AckSuccess),
+		ack(ids[1], "lease-1", store.AckRelease),
+		ack(ids[3], "", store.AckSuccess), // never claimed
+		ack("msg_missing", "", store.AckSuccess),
+		foreign,
+	}
+	// An unknown action fails the batch before anything is written.
+	bad := append(append([]store.MailboxAck{}, batch...), ack(ids[1], "lease-1", "archive"))
+	if _, err := f.s.AckMessages(f.ctx, bad); err == nil {
+		t.Fatal("AckMessages with an unknown action succeeded")
+	}
+	f.wantMessageStatus(pull, store.MessageClaimed, ids[:3]...)
+	res, err := f.s.AckMessages(f.ctx, batch)
+	f.must(err, "AckMessages")
+	if len(res) != len(batch) {
+		t.Fatalf("AckMessages: %d results for %d", len(res), len(batch))
+	}
+	wantErrs := []error{nil, nil, store.ErrLeaseLost, store.ErrLeaseLost, nil, store.ErrLeaseLost, store.ErrNotFound,
+		store.ErrNotFound}
+	wantStatus := []string{store.MessageFailed, store.MessageSuccess, "", "", store.MessageNew}
+	for i, r := range res {
+		if !errors.Is(r.Err, wantErrs[i]) || (wantErrs[i] == nil) != (r.Err == nil) {
+			t.Errorf("ack %d: error %v, want %v", i, r.Err, wantErrs[i])
+		}
+		if i < len(wantStatus) && wantStatus[i] != "" {
+			if r.Message == nil || r.Message.Status != wantStatus[i] || r.Message.ID != batch[i].MessageID {
+				t.Errorf("ack %d: message %+v, want %s", i, r.Message, wantStatus[i])
+			}
+		} else if r.Message != nil {
+			t.Errorf("ack %d: message %+v with error %v", i, r.Message, r.Err)
+		}
+	}
+	f.wantMessageStatus(pull, store.MessageFailed, ids[2])
+	f.wantMessageStatus(pull, store.MessageSuccess, ids[0])
+	f.wantMessageStatus(pull, store.MessageNew, ids[1], ids[3])
+	if m := f.message(pull, ids[1]); !m.AvailableAt.Equal(at(time.Hour)) || m.Reason != "because" {
+		t.Errorf("released in a batch: %+v", m)
+	}
+	if res, err := f.s.AckMessages(f.ctx, nil); err != nil || len(res) != 0 {
+		t.Errorf("AckMessages of nothing: %v, %v", res, err)
+	}
+}
+
 func testMessageCoalescing(t *testing.T, f *fixture) {
 	pull := f.newPull(func(s *store.Subscription) { s.CoalesceBySubject = true })
 	plain := f.newPull()
@@ -698,10 +760,22 @@ func testMessagesCascade(t *testing.T, f *fixture) {
 	f.wantMessageStatus(kept, store.MessageNew, ids[1])
 }
 
-// testConcurrentClaimers has 8 claimers take 100 messages at a time from one
-// mailbox of 2,000 until it is empty: every message is claimed exactly once
-// while the leases hold, and none is lost.
-func testConcurrentClaimers(t *testing.T, f *fixture) {
+func testConcurrentClaimers(t *testing.T, f *fixture) { claimRace(t, f, []store.Store{f.s}) }
+
+// MailboxClaimRace runs the race of ConcurrentClaimers across nodes: stores
+// open on one database, as several `postbode serve` processes are; the
+// claimers take turns among them. nodes must hold no data yet.
+func MailboxClaimRace(t *testing.T, nodes ...store.Store) {
+	f := &fixture{t: t, s: nodes[0], ctx: t.Context(), eventOf: map[string][2]string{}}
+	f.user = f.newUser("owner@example.com")
+	f.ws = f.newWorkspace("Main", f.user.ID)
+	claimRace(t, f, nodes)
+}
+
+// claimRace has 8 claimers take 100 messages at a time from one mailbox of
+// 2,000 until it is empty: every message is claimed exactly once while the
+// leases hold, and none is lost.
+func claimRace(t *testing.T, f *fixture, nodes []store.Store) {
 	const total, claimers, count = 2000, 8, 100
 	pull := f.newPull()
 	batch := make([]store.NewEvent, total)
@@ -712,12 +786,13 @@ func testConcurrentClaimers(t *testing.T, f *fixture) {
 	var mu sync.Mutex
 	seen := map[string]string{} // message → lease
 	var wg sync.WaitGroup
-	errs := make(chan error, claimers)
+	errs := make(chan error, total)
 	for c := range claimers {
+		node := nodes[c%len(nodes)]
 		wg.Go(func() {
 			for round := 0; ; round++ {
 				lease := fmt.Sprintf("claimer-%d-%d", c, round)
-				cms, err := f.s.ClaimMessages(f.ctx, store.MailboxClaim{WorkspaceID: f.ws, SubscriptionID: pull.ID,
+				cms, err := node.ClaimMessages(f.ctx, store.MailboxClaim{WorkspaceID: f.ws, SubscriptionID: pull.ID,
 					Count: count, Now: at(time.Second), LeaseUntil: at(time.Hour), LeaseID: lease})
 				if err != nil {
 					errs <- err
@@ -755,8 +830,32 @@ func testConcurrentClaimers(t *testing.T, f *fixture) {
 	}
 	sort.Strings(ids)
 	for i, ne := range batch {
-		if ids[i] != ne.Messages[0].ID {
+		if i >= len(ids) || ids[i] != ne.Messages[0].ID {
 			t.Fatalf("claimed ids differ from the inserted ones at %d", i)
 		}
 	}
+}
+
+// MailboxWorkspaceCascade checks that deleting a workspace, which the
+// interface cannot do yet (deleteWorkspace does it in the engine's own
+// way), deletes its mailboxes' messages, and no other workspace's.
+func MailboxWorkspaceCascade(t *testing.T, s store.Store, deleteWorkspace func(ctx context.Context, id string) error) {
+	f := &fixture{t: t, s: s, ctx: t.Context(), eventOf: map[string][2]string{}}
+	f.user = f.newUser("owner@example.com")
+	f.ws = f.newWorkspace("Main", f.user.ID)
+	gone := f.newPull()
+	ids := f.post(t0, "", "", gone, gone)
+	f.claimMsgs(gone, t0, 1, time.Hour, "lease")
+	keptWS := f.newWorkspace("Kept", f.user.ID)
+	f.ws = keptWS // kept is made there; gone keeps its own workspace
+	kept := f.newPull()
+	keptID := f.post(t0, "", "", kept)[0]
+
+	f.must(deleteWorkspace(f.ctx, gone.WorkspaceID), "deleting the workspace")
+	if ms := f.messages(gone, store.MessageFilter{}); len(ms) != 0 {
+		t.Errorf("the deleted workspace's mailbox holds %d messages", len(ms))
+	}
+	_, err := f.ack(gone, ids[0], "lease", store.AckSuccess, t0)
+	wantErr(t, "success in the deleted workspace", err, store.ErrNotFound)
+	f.wantMessageStatus(kept, store.MessageNew, keptID)
 }
