@@ -175,7 +175,8 @@ func BearerToken(header string) (string, bool) {
 	return tok, tok != ""
 }
 
-// Token looks a presented token up. The hash is found through the unique
+// Token looks a presented token up; the caller decides whether the token
+// may do what it was presented for, and then calls Used. The hash is found through the unique
 // index and then compared in constant time, so a lookup never turns into a
 // byte-by-byte comparison of secrets. The tokens of an inactive user do
 // not authenticate.
@@ -212,15 +213,24 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 }
 
 // use is the last step of a token's check: an inactive owner's tokens fail
-// (activity this node saw but has not written yet counts), and a use that
-// succeeds is activity of the owner and of the token.
+// (activity this node saw but has not written yet counts).
 func (a *Authenticator) use(p *Principal, now time.Time) (*Principal, error) {
 	if Inactive(p.User, a.inactiveAfter, now) && (p.User.Status == store.UserInactive ||
 		!a.activity.since(p.User.ID, now.Add(-a.inactiveAfter))) {
 		return nil, ErrUnauthenticated
 	}
-	a.activity.seen(p.User.ID, p.Token.ID, now)
 	return p, nil
+}
+
+// Used records a successful use of p's token: activity of its owner and of
+// the token, which keeps the owner active. A caller calls it once the
+// token is accepted for what it was presented for, so that a token refused
+// there (an app token on the management API, another webhook's) keeps
+// nobody active.
+func (a *Authenticator) Used(p *Principal) {
+	if p.Token != nil {
+		a.activity.seen(p.User.ID, p.Token.ID, a.now())
+	}
 }
 
 // Seen records activity of a user (a login) or of one of its tokens
@@ -281,5 +291,6 @@ func (a *Authenticator) Integration(ctx context.Context, authorization string) (
 	if p.Token.Kind != store.TokenIntegration {
 		return nil, ErrUnauthenticated
 	}
+	a.Used(p)
 	return p, nil
 }

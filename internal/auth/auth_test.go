@@ -295,3 +295,52 @@ func TestParseAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// activitySink records what FlushActivity writes.
+type activitySink struct{ users, tokens map[string]time.Time }
+
+func (s *activitySink) RecordActivity(_ context.Context, users, tokens map[string]time.Time) error {
+	s.users, s.tokens = users, tokens
+	return nil
+}
+
+// TestOnlyAcceptedUseIsActivity: a token refused for what it was presented
+// for (an app token on the management API) keeps nobody active; an
+// accepted one is recorded, user and token.
+func TestOnlyAcceptedUseIsActivity(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	u := &store.User{ID: "usr_1", Email: "svc@example.com", Name: "svc", Role: store.RoleMember, Status: store.UserActive}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	app, integration := NewToken(store.TokenApp), NewToken(store.TokenIntegration)
+	for id, tok := range map[string]string{"tok_app": app, "tok_int": integration} {
+		kind := store.TokenIntegration
+		if tok == app {
+			kind = store.TokenApp
+		}
+		if err := st.CreateToken(ctx, &store.Token{ID: id, UserID: u.ID, Kind: kind, Name: id, Hash: HashToken(tok)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := NewAuthenticator(st, st, time.Now, 0)
+	sink := &activitySink{}
+	if _, err := a.Integration(ctx, "Bearer "+app); err != ErrUnauthenticated {
+		t.Fatal(err)
+	}
+	a.FlushActivity(ctx, sink)
+	if len(sink.users) != 0 || len(sink.tokens) != 0 {
+		t.Errorf("a refused app token was recorded as activity: %v %v", sink.users, sink.tokens)
+	}
+	if _, err := a.Integration(ctx, "Bearer "+integration); err != nil {
+		t.Fatal(err)
+	}
+	a.FlushActivity(ctx, sink)
+	if _, ok := sink.users[u.ID]; !ok {
+		t.Errorf("an accepted token's use was not recorded: %v", sink.users)
+	}
+	if _, ok := sink.tokens["tok_int"]; !ok {
+		t.Errorf("the token's use was not recorded: %v", sink.tokens)
+	}
+}

@@ -41,6 +41,7 @@ type Store interface {
 // them changed.
 type Authenticator interface {
 	Token(ctx context.Context, token string) (*auth.Principal, error)
+	Used(p *auth.Principal)
 	Changed(ctx context.Context, userID string)
 }
 

@@ -142,6 +142,7 @@ func (s *Service) Authenticate(ctx context.Context, hookID string, cred Credenti
 		}
 		return hook, nil, err
 	}
+	s.opt.Auth.Used(p)
 	if hook.Status != store.InboundActive {
 		return hook, p, errs.New(errs.Forbidden, CodeDisabled, "this inbound webhook is disabled")
 	}

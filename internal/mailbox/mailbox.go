@@ -104,6 +104,7 @@ func (s *Service) Authenticate(ctx context.Context, c auth.Credential, subID str
 	default:
 		return nil, refused
 	}
+	s.auth.Used(p)
 	return p, nil
 }
 
