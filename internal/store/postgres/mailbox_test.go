@@ -42,41 +42,7 @@ func TestPublishWakesMailboxesOnOtherNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	heard := make(chan store.Notification, 100)
-	listenCtx, cancel := context.WithCancel(ctx)
-	listening := make(chan struct{})
-	go func() {
-		defer close(listening)
-		nodes[0].Listen(listenCtx, func(n store.Notification) {
-			select {
-			case heard <- n:
-			default:
-			}
-		})
-	}()
-	defer func() { cancel(); <-listening }()
-	hear := func(want store.Notification, within time.Duration) bool {
-		deadline := time.After(within)
-		for {
-			select {
-			case n := <-heard:
-				if n == want {
-					return true
-				}
-			case <-deadline:
-				return false
-			}
-		}
-	}
-	warmUp := store.Notification{Mailbox: "sub_warm_up"}
-	for i := 0; !hear(warmUp, 100*time.Millisecond); i++ {
-		if i == 50 {
-			t.Fatal("Listen heard nothing within 5s")
-		}
-		if err := nodes[1].Announce(ctx, warmUp); err != nil {
-			t.Fatalf("Announce: %v", err)
-		}
-	}
+	hear := listen(t, ctx, nodes[0], nodes[1])
 	e := store.Event{ID: "evt_1", WorkspaceID: ws.ID, Type: "t", Label: "T", Data: []byte(`{}`), CreatedAt: now}
 	if _, err := nodes[1].InsertEvents(ctx, []store.NewEvent{{Event: e,
 		Messages: []store.MailboxMessage{{ID: "msg_1", SubscriptionID: sub.ID}}}}); err != nil {

@@ -40,43 +40,7 @@ func TestAnnounceReachesOtherNodes(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		nodes[i] = db
 	}
-	heard := make(chan store.Notification, 100)
-	listenCtx, cancel := context.WithCancel(ctx)
-	listening := make(chan struct{})
-	go func() {
-		defer close(listening)
-		nodes[0].Listen(listenCtx, func(n store.Notification) {
-			select {
-			case heard <- n:
-			default:
-			}
-		})
-	}()
-	defer func() { cancel(); <-listening }()
-	// Listen gives no sign that it is listening: until it hears something,
-	// this announces a warm-up.
-	hear := func(want store.Notification, within time.Duration) bool {
-		deadline := time.After(within)
-		for {
-			select {
-			case n := <-heard:
-				if n == want {
-					return true
-				}
-			case <-deadline:
-				return false
-			}
-		}
-	}
-	warmUp := store.Notification{UserID: "usr_warm_up"}
-	for i := 0; !hear(warmUp, 100*time.Millisecond); i++ {
-		if i == 50 {
-			t.Fatal("Listen heard nothing within 5s")
-		}
-		if err := nodes[1].Announce(ctx, warmUp); err != nil {
-			t.Fatalf("Announce: %v", err)
-		}
-	}
+	hear := listen(t, ctx, nodes[0], nodes[1])
 	want := store.Notification{UserID: "usr_" + time.Now().Format("150405.000000")}
 	if err := nodes[1].Announce(ctx, want); err != nil {
 		t.Fatalf("Announce: %v", err)
@@ -113,4 +77,48 @@ func BenchmarkHotPath(b *testing.B) {
 		b.Cleanup(func() { db.Close() })
 		return db
 	})
+}
+
+// listen makes listener Listen until the test ends and returns a function
+// that waits, up to within, for a notification equal to want. Listen gives
+// no sign that it is listening: until it hears something, announcer
+// announces a warm-up.
+func listen(t *testing.T, ctx context.Context, listener, announcer store.Store) func(want store.Notification, within time.Duration) bool {
+	t.Helper()
+	heard := make(chan store.Notification, 100)
+	listenCtx, cancel := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		listener.Listen(listenCtx, func(n store.Notification) {
+			select {
+			case heard <- n:
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-listening })
+	hear := func(want store.Notification, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case n := <-heard:
+				if n == want {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	warmUp := store.Notification{UserID: "usr_warm_up"}
+	for i := 0; !hear(warmUp, 100*time.Millisecond); i++ {
+		if i == 50 {
+			t.Fatal("Listen heard nothing within 5s")
+		}
+		if err := announcer.Announce(ctx, warmUp); err != nil {
+			t.Fatalf("Announce: %v", err)
+		}
+	}
+	return hear
 }
