@@ -40,11 +40,16 @@ var status = map[errs.Kind]int{
 	errs.Unavailable:     http.StatusServiceUnavailable,
 }
 
-// classify turns any error into the *errs.Error to show.
-func classify(err error) *errs.Error {
+// classify turns any error of r into the *errs.Error to show. A refused
+// token is told apart from none sent: a user who pasted a wrong one should
+// not be told to send one.
+func classify(r *http.Request, err error) *errs.Error {
 	switch {
-	case errors.Is(err, auth.ErrUnauthenticated):
+	case errors.Is(err, auth.ErrUnauthenticated) && r.Header.Get("Authorization") == "":
 		return errs.Unauthenticatedf("send an integration token as Authorization: Bearer <token>")
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return errs.Unauthenticatedf("the token was not accepted: it is unknown or revoked, not an integration token, " +
+			"or its owner's account is inactive; send an integration token as Authorization: Bearer <token>")
 	case errors.Is(err, store.ErrUnavailable):
 		return errs.StoreUnavailable(err)
 	}
@@ -78,7 +83,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // challenges as WWW-Authenticate headers. Other transports (the inbound
 // receiver) render their errors with it, so every error reads the same.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, challenges ...string) (int, string) {
-	e := classify(err)
+	e := classify(r, err)
 	msg := e.Error()
 	switch e.Kind {
 	case errs.Internal:
