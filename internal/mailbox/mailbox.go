@@ -50,11 +50,13 @@ type Service struct {
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when new messages may be claimable
+
+	acks ackGroup // single acknowledgements, written together
 }
 
 // New returns the service.
 func New(st Store, ws *workspace.Service, a *auth.Authenticator, now func() time.Time) *Service {
-	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{})}
+	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{}), acks: ackGroup{st: st}}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -257,7 +259,7 @@ func (s *Service) Ack(ctx context.Context, p *auth.Principal, ws, subID, msgID, 
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.store.AckMessage(ctx, a)
+	m, err := s.acks.ack(ctx, a)
 	if err = ackError(err); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,6 +368,47 @@ func TestAckBatch(t *testing.T) {
 			if e, ok := errs.As(err); !ok || e.Field != "acks" {
 				t.Errorf("a batch of %d: %v, want invalid acks", n, err)
 			}
+		}
+	})
+}
+
+// TestConcurrentAcks: single acknowledgements made at once are written
+// together (group commit) and each still gets its own answer.
+func TestConcurrentAcks(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		sub := e.pull(t, subscription.Input{})
+		const n = 40
+		for i := 0; i < n; i++ {
+			e.publish(t, "task.new", "task/"+strconv.Itoa(i))
+		}
+		got := e.claim(t, sub.ID, mailbox.ClaimInput{Count: ptr(n)})
+		if len(got) != n {
+			t.Fatalf("claimed %d, want %d", len(got), n)
+		}
+		errsOf := make([]error, n)
+		var wg sync.WaitGroup
+		for i, m := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lease := m.LeaseID
+				if i%4 == 3 {
+					lease = "lease_someone_else"
+				}
+				_, errsOf[i] = e.svc.Ack(e.ctx, e.admin, e.ws, sub.ID, m.ID, store.AckSuccess, mailbox.AckInput{LeaseID: lease})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errsOf {
+			ae, ok := errs.As(err)
+			if i%4 == 3 && (!ok || ae.Code != "lease_lost") || i%4 != 3 && err != nil {
+				t.Errorf("ack %d: %v", i, err)
+			}
+		}
+		stats, err := e.svc.Stats(e.ctx, e.admin, e.ws, sub.ID)
+		if err != nil || stats[store.MessageSuccess] != n*3/4 || stats[store.MessageClaimed] != n/4 {
+			t.Errorf("stats %v, %v", stats, err)
 		}
 	})
 }
