@@ -30,6 +30,7 @@ type options struct {
 	batch          int
 	inbound        bool
 	mailbox        bool
+	singleAcks     bool
 	inboundPath    string // set up by Main: /in/{id} of the bench's inbound webhook
 	rate           float64
 	subscriptions  int
@@ -70,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"--concurrency claimers (default 8 here) each claim 100 and acknowledge them in one batch, until all are\n"+
 		"done (claimed and acknowledged/s); with --rate, one claimer long-polls while the events are published\n"+
 		"at that rate (publish→claim latency)")
+	fs.BoolVar(&o.singleAcks, "single-acks", false, "with --mailbox: acknowledge each message with its own POST …/mailbox/{id}/success\n"+
+		"(the claimer's 100 at once) instead of one batch")
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in events/s on a fixed schedule (open loop); 0 publishes as fast as --concurrency allows")
 	fs.IntVar(&o.subscriptions, "subscriptions", 1, "subscriptions every event fans out to (one receiver path each)")
 	fs.IntVar(&o.payload, "payload-size", 256, "bytes of padding in each event's data")
@@ -147,6 +150,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--batch is for the closed loop; --rate publishes one event per request")
 	case o.mailbox && (o.inbound || o.hold || o.baseline || o.batch > 1 || o.subscriptions > 1):
 		return nil, errors.New("--mailbox benches one pull subscription; --inbound, --hold, --baseline, --batch and --subscriptions do not apply")
+	case o.singleAcks && !o.mailbox:
+		return nil, errors.New("--single-acks is for --mailbox")
 	case o.subscriptions < 1 || o.subscriptions > 10000:
 		return nil, errors.New("--subscriptions must be from 1 to 10000")
 	case o.payload < 0 || o.payload > 900<<10:
@@ -178,7 +183,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	epoch := time.Now()
 	rep := &Report{Conditions: Conditions{
 		Target: "in-process", Store: "sqlite", Events: o.events, Subscriptions: o.subscriptions,
-		Concurrency: o.concurrency, Batch: o.batch, Inbound: o.inbound, Mailbox: o.mailbox, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
+		Concurrency: o.concurrency, Batch: o.batch, Inbound: o.inbound, Mailbox: o.mailbox, SingleAcks: o.singleAcks, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
 		SubscriptionConcurrency: o.subConcurrency, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 	}}

@@ -150,7 +150,7 @@ func TestWriteText(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	var stderr bytes.Buffer
-	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}, {"--inbound", "--batch", "10"}, {"--mailbox", "--subscriptions", "2"}} {
+	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}, {"--inbound", "--batch", "10"}, {"--mailbox", "--subscriptions", "2"}, {"--single-acks"}} {
 		t.Setenv("POSTBODE_TOKEN", "")
 		if _, err := parseFlags(args, &stderr); err == nil {
 			t.Errorf("%v: no error", args)
@@ -229,6 +229,7 @@ func TestMainMailbox(t *testing.T) {
 	for _, args := range [][]string{
 		{"--events", "250", "--concurrency", "3"},        // claim and acknowledge as fast as possible
 		{"--events", "50", "--rate", "200", "--mailbox"}, // one long-polling claimer
+		{"--events", "150", "--concurrency", "2", "--single-acks"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

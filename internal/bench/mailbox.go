@@ -10,6 +10,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,6 +74,7 @@ type mailboxRun struct {
 	c     *client
 	path  string // …/subscriptions/{id}/mailbox
 	epoch time.Time
+	one   bool         // acknowledge each message with its own request
 	want  atomic.Int64 // messages to acknowledge before stopping
 
 	claimed, acked, refused, failed, claims, ackReqs atomic.Int64
@@ -120,8 +122,12 @@ func (m *mailboxRun) claim(ctx context.Context, wait int) (*claimAnswer, error) 
 	return &out, nil
 }
 
-// ack acknowledges the claimed messages as success in one batch.
+// ack acknowledges the claimed messages as success in one batch, or each
+// with its own request, all at once.
 func (m *mailboxRun) ack(ctx context.Context, got *claimAnswer) error {
+	if m.one {
+		return m.ackEach(ctx, got)
+	}
 	body := make([]byte, 0, 16+len(got.Messages)*96)
 	body = append(body, `{"acks":[`...)
 	for i, msg := range got.Messages {
@@ -163,6 +169,51 @@ func (m *mailboxRun) ack(ctx context.Context, got *claimAnswer) error {
 	return nil
 }
 
+// ackEach acknowledges each claimed message with its own request, all in
+// flight at once.
+func (m *mailboxRun) ackEach(ctx context.Context, got *claimAnswer) error {
+	var wg sync.WaitGroup
+	var ok, refused atomic.Int64
+	errc := make(chan error, 1)
+	for _, msg := range got.Messages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := m.c.call(ctx, http.MethodPost, m.path+"/"+msg.ID+"/success", []byte(`{"lease_id":"`+msg.LeaseID+`"}`), http.StatusOK, nil)
+			var ae *apiError
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.As(err, &ae) && ae.Status == http.StatusConflict:
+				refused.Add(1)
+			default:
+				select {
+				case errc <- err:
+				default:
+				}
+				return
+			}
+			m.ackReqs.Add(1)
+			m.mu.Lock()
+			m.ackLat = append(m.ackLat, time.Since(start))
+			m.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	m.refused.Add(refused.Load())
+	m.lastAck.Store(int64(time.Since(m.epoch)))
+	if m.acked.Add(ok.Load()) >= m.want.Load() {
+		m.doneOnce.Do(func() { close(m.done) })
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
 // measureMailbox runs --mailbox and fills in rep.
 func measureMailbox(ctx context.Context, o *options, c *client, publishTo []*client, ws, sub string,
 	rep *Report, epoch time.Time, stderr io.Writer) error {
@@ -172,7 +223,11 @@ func measureMailbox(ctx context.Context, o *options, c *client, publishTo []*cli
 	if o.rate > 0 {
 		claimers = 1
 	}
-	m := &mailboxRun{c: newClient(c.base, c.token, claimers+1), epoch: epoch, done: make(chan struct{}),
+	conns := claimers + 1
+	if o.singleAcks {
+		conns = claimers * (mailboxCount + 1)
+	}
+	m := &mailboxRun{c: newClient(c.base, c.token, conns), epoch: epoch, done: make(chan struct{}), one: o.singleAcks,
 		path: "/api/v1/workspaces/" + ws + "/subscriptions/" + sub + "/mailbox"}
 	pub := newPublisher(publishTo, ws, o.events, o.payload, 1, epoch)
 

@@ -76,10 +76,11 @@ type Conditions struct {
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`
 	Concurrency             int     `json:"concurrency"`
-	Batch                   int     `json:"batch"`             // events per publish request
-	Inbound                 bool    `json:"inbound,omitempty"` // published through POST /in/{id}
-	Mailbox                 bool    `json:"mailbox,omitempty"` // one pull subscription, claimed and acknowledged
-	Rate                    float64 `json:"rate"`              // offered events/s; 0 is a closed loop
+	Batch                   int     `json:"batch"`                 // events per publish request
+	Inbound                 bool    `json:"inbound,omitempty"`     // published through POST /in/{id}
+	Mailbox                 bool    `json:"mailbox,omitempty"`     // one pull subscription, claimed and acknowledged
+	SingleAcks              bool    `json:"single_acks,omitempty"` // --mailbox: one request per acknowledgement
+	Rate                    float64 `json:"rate"`                  // offered events/s; 0 is a closed loop
 	PayloadBytes            int     `json:"payload_bytes"`
 	SubscriptionConcurrency int     `json:"subscription_concurrency"`
 	Hold                    bool    `json:"hold"`
@@ -195,7 +196,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		if c.Rate > 0 {
 			load = fmt.Sprintf("%g events/s offered (up to %d in flight), one long-polling claimer", c.Rate, c.Concurrency)
 		}
-		load += fmt.Sprintf(" claiming %d at a time, acknowledged in one batch each", mailboxCount)
+		if c.SingleAcks {
+			load += fmt.Sprintf(" claiming %d at a time, acknowledged with a request each, all at once", mailboxCount)
+		} else {
+			load += fmt.Sprintf(" claiming %d at a time, acknowledged in one batch each", mailboxCount)
+		}
 		row("load", "%d events to one pull subscription, %s, %d B payload", c.Events, load, c.PayloadBytes)
 	} else {
 		row("load", "%d events × %d subscription(s), %s, %d B payload", c.Events, c.Subscriptions, load, c.PayloadBytes)
@@ -216,7 +221,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		row("schedule lag", "%.1f ms at worst behind the offered rate", r.ScheduleLagMS)
 	}
 	if mb := r.Mailbox; mb != nil {
-		row("claimed+acked", "%d of %d in %.2fs = %.0f/s (%d claimed; %d claims, %d batch acks, %d refused, %d errors)",
+		row("claimed+acked", "%d of %d in %.2fs = %.0f/s (%d claimed; %d claims, %d ack requests, %d refused, %d errors)",
 			mb.Acknowledged, r.Expected, mb.Seconds, mb.PerSec, mb.Claimed, mb.ClaimRequests, mb.AckRequests, mb.AckRefused, mb.Errors)
 		if mb.FirstError != "" {
 			row("first error", "%s", mb.FirstError)
