@@ -103,6 +103,7 @@ func New(opt Options) *Server {
 		h       handler
 	}{
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim", s.claim},
+		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/ack", s.ackBatch},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success", s.ack(store.AckSuccess)},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed", s.ack(store.AckFailed)},
 		{"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/release", s.ack(store.AckRelease)},

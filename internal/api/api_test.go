@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/postbode/postbode/internal/api"
 	"github.com/postbode/postbode/internal/app/apptest"
 	"github.com/postbode/postbode/internal/auth"
 	"github.com/postbode/postbode/internal/id"
@@ -1062,5 +1066,25 @@ func TestListEvents(t *testing.T) {
 	srv.JSON(t, "GET", path+"?since=2999-01-01T00:00:00Z", nil, http.StatusOK, &none)
 	if len(none.Data) != 0 {
 		t.Errorf("events since 2999: %v", none.Data)
+	}
+}
+
+// TestAbandonedRequestNotLoggedAsError: a request whose client went away
+// (a long poll given up) fails with the context's error; that is no
+// internal error worth an ERROR line, while other internal errors are.
+func TestAbandonedRequestNotLoggedAsError(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, "POST", "/api/v1/x", nil)
+	api.WriteError(httptest.NewRecorder(), r, log, context.Canceled)
+	if strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), "abandoned") {
+		t.Errorf("abandoned request logged as:\n%s", logged.String())
+	}
+	logged.Reset()
+	api.WriteError(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/x", nil), log, errors.New("disk on fire"))
+	if !strings.Contains(logged.String(), "level=ERROR") {
+		t.Errorf("internal error logged as:\n%s", logged.String())
 	}
 }

@@ -63,6 +63,7 @@ var routes = map[string]routeInfo{
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover":                   {body: requiredBody, valid: `{"since":"2020-01-01T00:00:00Z"}`},
 	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend":                       {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim":             {body: optionalBody, valid: `{}`},
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/ack":               {body: requiredBody, valid: `{"acks":[{"id":"msg_00000000000000000000000000","action":"success"}]}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success": {body: optionalBody, valid: `{}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed":  {body: optionalBody, valid: `{"reason":"no such patient"}`},
 	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/release": {body: optionalBody, valid: `{}`},
@@ -744,6 +745,19 @@ func fieldCases() []badCase {
 		{"subject_nul", `{"subject":"patient/\u0000"}`, "subject", ""},
 		{"unknown_field", `{"limit":1}`, "limit", ""},
 	})
+	// The batch itself; each acknowledgement's own fields are refused in
+	// its result instead (ackItemCases).
+	addAll("POST", mbox+"/ack", unproc, []fc{
+		{"acks_missing", `{}`, "acks", ""},
+		{"acks_empty", `{"acks":[]}`, "acks", ""},
+		{"acks_null", `{"acks":null}`, "acks", ""},
+		{"acks_too_many", `{"acks":[` + strings.Repeat(`{"id":"msg_x","action":"success"},`, 1000) + `{"id":"msg_x","action":"success"}]}`, "acks", ""},
+		{"acks_object", `{"acks":{}}`, "acks", ""},
+		{"ack_string", `{"acks":["msg_x"]}`, "acks", ""},
+		{"id_number", `{"acks":[{"id":1,"action":"success"}]}`, "id", ""},
+		{"delay_string", `{"acks":[{"id":"msg_x","action":"release","delay_seconds":"5"}]}`, "delay_seconds", ""},
+		{"unknown_item_field", `{"acks":[{"id":"msg_x","action":"success","bogus":1}]}`, "bogus", ""},
+	})
 	addAll("POST", mbox+"/{msg}/failed", unproc, []fc{
 		{"reason_missing", `{}`, "reason", ""},
 		{"reason_nul", `{"reason":"a\u0000"}`, "reason", ""},
@@ -1006,8 +1020,61 @@ func testBadInput(t *testing.T, engine func(*config.Config)) {
 		})
 	}
 
+	// A batch acknowledgement answers 200 and refuses each bad
+	// acknowledgement in its own result, naming acks[i].field.
+	ackPath := "/api/v1/workspaces/" + f.ws + "/subscriptions/" + f.pull + "/mailbox/ack"
+	for _, c := range ackItemCases(f.msg) {
+		t.Run("POST "+ackPath+"/item/"+c.name, func(t *testing.T) {
+			var got struct {
+				Results []struct {
+					ID     string
+					Status string
+					Error  *struct{ Code, Message string }
+				}
+			}
+			f.srv.JSON(t, "POST", ackPath, `{"acks":[{"id":"msg_00000000000000000000000000","action":"success"},`+c.item+`]}`,
+				http.StatusOK, &got)
+			if len(got.Results) != 2 {
+				t.Fatalf("%d results, want 2", len(got.Results))
+			}
+			if e := got.Results[0].Error; e == nil || e.Code != "not_found" {
+				t.Errorf("results[0].error = %+v, want not_found", e)
+			}
+			e := got.Results[1].Error
+			if e == nil || e.Code != c.code || !strings.Contains(e.Message, c.mention) || got.Results[1].Status != "" {
+				t.Errorf("results[1] = %+v (error %+v), want %s mentioning %q", got.Results[1], e, c.code, c.mention)
+			}
+		})
+	}
+
 	if after := snapshot(); after != before {
 		t.Errorf("bad input changed the stored state\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// ackItemCase is one bad acknowledgement in a batch: refused in its result.
+type ackItemCase struct{ name, item, code, mention string }
+
+func ackItemCases(msg string) []ackItemCase {
+	m := `"id":"` + msg + `"`
+	return []ackItemCase{
+		{"id_missing", `{"action":"success"}`, "invalid_field", "acks[1].id"},
+		{"id_invalid", `{"id":"msg_\u0000","action":"success"}`, "invalid_field", "acks[1].id"},
+		{"action_missing", `{` + m + `}`, "invalid_field", "acks[1].action"},
+		{"action_bogus", `{` + m + `,"action":"archive"}`, "invalid_field", "acks[1].action"},
+		{"lease_id_invalid", `{` + m + `,"action":"success","lease_id":"a\u0000"}`, "invalid_field", "acks[1].lease_id"},
+		{"reason_missing", `{` + m + `,"action":"failed"}`, "invalid_field", "acks[1].reason"},
+		{"reason_nul", `{` + m + `,"action":"failed","reason":"a\u0000"}`, "invalid_field", "acks[1].reason"},
+		{"reason_on_success", `{` + m + `,"action":"success","reason":"x"}`, "invalid_field", "acks[1].reason"},
+		{"delay_on_failed", `{` + m + `,"action":"failed","reason":"x","delay_seconds":5}`, "invalid_field", "acks[1].delay_seconds"},
+		{"delay_negative", `{` + m + `,"action":"release","delay_seconds":-1}`, "invalid_field", "acks[1].delay_seconds"},
+		{"delay_too_long", `{` + m + `,"action":"release","delay_seconds":604801}`, "invalid_field", "acks[1].delay_seconds"},
+		{"lease_on_release", `{` + m + `,"action":"release","lease_seconds":5}`, "invalid_field", "acks[1].lease_seconds"},
+		{"lease_missing", `{` + m + `,"action":"extend"}`, "invalid_field", "acks[1].lease_seconds"},
+		{"lease_zero", `{` + m + `,"action":"extend","lease_seconds":0}`, "invalid_field", "acks[1].lease_seconds"},
+		// The fixture's message is new, not claimed: there is no lease to act under.
+		{"not_claimed", `{` + m + `,"action":"success"}`, "lease_lost", "lease"},
+		{"not_found", `{"id":"msg_00000000000000000000000001","action":"success"}`, "not_found", "message"},
 	}
 }
 

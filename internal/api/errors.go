@@ -87,7 +87,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	msg := e.Error()
 	switch e.Kind {
 	case errs.Internal:
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		if r.Context().Err() != nil {
+			// The client went away (a long poll given up, a consumer
+			// stopping): nothing went wrong on our side.
+			log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		msg = "something went wrong on our side; it has been logged"
 	case errs.Unavailable:
 		log.Debug("request failed: store unavailable", "method", r.Method, "path", r.URL.Path)

@@ -27,6 +27,15 @@ func (s *Server) ack(action string) handler {
 	}
 }
 
+// ackBatch is the handler of a batch of acknowledgements.
+func (s *Server) ackBatch(r *http.Request, p *auth.Principal) (int, any, error) {
+	var in mailbox.AckBatchInput
+	if err := decode(r, &in, false); err != nil {
+		return 0, nil, err
+	}
+	return ok(s.Mailboxes.AckBatch(r.Context(), p, r.PathValue("ws"), r.PathValue("id"), in))
+}
+
 func (s *Server) searchMailbox(r *http.Request, p *auth.Principal) (int, any, error) {
 	q := r.URL.Query()
 	f := mailbox.Filter{Status: q.Get("status"), Type: q.Get("type"), Subject: q.Get("subject")}

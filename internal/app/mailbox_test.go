@@ -85,9 +85,23 @@ func TestKoppeltaalFlow(t *testing.T) {
 		if status, _ := mailboxCall(t, srv, cred, "POST", path+"/"+m.ID+"/success", ""); status != http.StatusConflict {
 			t.Errorf("a second acknowledgement: %d, want 409 lease_lost", status)
 		}
+		// Two more, acknowledged in one batch: one applied, one refused.
+		srv.Publish(t, ws, "patient.update", map[string]string{"name": "de Vries"})
+		srv.Publish(t, ws, "patient.update", map[string]string{"name": "Bakker"})
+		status, body = mailboxCall(t, srv, cred, "POST", path+"/claim", `{"count":10}`)
+		if json.Unmarshal(body, &c); status != http.StatusOK || len(c.Messages) != 2 {
+			t.Fatalf("claim of two: %d %s", status, body)
+		}
+		status, body = mailboxCall(t, srv, cred, "POST", path+"/ack", `{"acks":[{"id":"`+c.Messages[0].ID+`","action":"success","lease_id":"`+
+			c.Messages[0].LeaseID+`"},{"id":"`+c.Messages[1].ID+`","action":"failed"}]}`)
+		want := `{"results":[{"id":"` + c.Messages[0].ID + `","status":"success"},{"id":"` + c.Messages[1].ID +
+			`","error":{"code":"invalid_field","message":"acks[1].reason: is required: why the message failed for good"}}]}`
+		if status != http.StatusOK || strings.TrimSpace(string(body)) != want {
+			t.Errorf("batch acknowledgement: %d %s\nwant %s", status, body, want)
+		}
 		var stats map[string]int
 		_, body = mailboxCall(t, srv, cred, "GET", path+"/stats", "")
-		if json.Unmarshal(body, &stats); stats["success"] != 1 || stats["new"] != 0 {
+		if json.Unmarshal(body, &stats); stats["success"] != 2 || stats["new"] != 0 || stats["claimed"] != 1 {
 			t.Errorf("stats %s", body)
 		}
 		// The mailbox's token is for the mailbox only.

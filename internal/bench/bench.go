@@ -18,7 +18,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +29,8 @@ type options struct {
 	concurrency    int
 	batch          int
 	inbound        bool
+	mailbox        bool
+	singleAcks     bool
 	inboundPath    string // set up by Main: /in/{id} of the bench's inbound webhook
 	rate           float64
 	subscriptions  int
@@ -66,6 +67,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"POST …/events/batch (up to 1000 per request)")
 	fs.BoolVar(&o.inbound, "inbound", false, "publish through an inbound webhook (POST /in/{id} with its bearer app token)\n"+
 		"instead of the events API")
+	fs.BoolVar(&o.mailbox, "mailbox", false, "bench a pull subscription's mailbox instead of webhooks: publish --events, then\n"+
+		"--concurrency claimers (default 8 here) each claim 100 and acknowledge them in one batch, until all are\n"+
+		"done (claimed and acknowledged/s); with --rate, one claimer long-polls while the events are published\n"+
+		"at that rate (publish→claim latency)")
+	fs.BoolVar(&o.singleAcks, "single-acks", false, "with --mailbox: acknowledge each message with its own POST …/mailbox/{id}/success\n"+
+		"(the claimer's 100 at once) instead of one batch")
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in events/s on a fixed schedule (open loop); 0 publishes as fast as --concurrency allows")
 	fs.IntVar(&o.subscriptions, "subscriptions", 1, "subscriptions every event fans out to (one receiver path each)")
 	fs.IntVar(&o.payload, "payload-size", 256, "bytes of padding in each event's data")
@@ -123,6 +130,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.token == "" {
 		o.token = os.Getenv("POSTBODE_TOKEN")
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.mailbox && o.rate == 0 && !set["concurrency"] {
+		o.concurrency = 8 // claimers
+	}
 	switch {
 	case o.events < 1:
 		return nil, errors.New("--events must be at least 1")
@@ -136,6 +148,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--batch publishes through the events API; --inbound posts one event per request")
 	case o.batch > 1 && o.rate > 0:
 		return nil, errors.New("--batch is for the closed loop; --rate publishes one event per request")
+	case o.mailbox && (o.inbound || o.hold || o.baseline || o.batch > 1 || o.subscriptions > 1):
+		return nil, errors.New("--mailbox benches one pull subscription; --inbound, --hold, --baseline, --batch and --subscriptions do not apply")
+	case o.singleAcks && !o.mailbox:
+		return nil, errors.New("--single-acks is for --mailbox")
 	case o.subscriptions < 1 || o.subscriptions > 10000:
 		return nil, errors.New("--subscriptions must be from 1 to 10000")
 	case o.payload < 0 || o.payload > 900<<10:
@@ -167,7 +183,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	epoch := time.Now()
 	rep := &Report{Conditions: Conditions{
 		Target: "in-process", Store: "sqlite", Events: o.events, Subscriptions: o.subscriptions,
-		Concurrency: o.concurrency, Batch: o.batch, Inbound: o.inbound, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
+		Concurrency: o.concurrency, Batch: o.batch, Inbound: o.inbound, Mailbox: o.mailbox, SingleAcks: o.singleAcks, Rate: o.rate, PayloadBytes: o.payload, Hold: o.hold,
 		SubscriptionConcurrency: o.subConcurrency, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 	}}
@@ -213,7 +229,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	defer rc.close()
 
-	ws, subs, err := c.setup(ctx, rc.URL, o.subscriptions, o.schema)
+	nsubs := o.subscriptions
+	if o.mailbox {
+		nsubs = 0 // one pull subscription instead, below
+	}
+	ws, subs, err := c.setup(ctx, rc.URL, nsubs, o.schema)
+	if err == nil && o.mailbox {
+		var pull string
+		pull, err = c.createPull(ctx, ws)
+		subs = append(subs, pull)
+	}
 	if o.url != "" && len(subs) > 0 {
 		defer func() {
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -259,7 +284,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	runtime.GC()
 
-	if err := measure(ctx, o, c, publishTo, ws, subs, rc, rep, epoch, stderr); err != nil {
+	if o.mailbox {
+		err = measureMailbox(ctx, o, c, publishTo, ws, subs[0], rep, epoch, stderr)
+	} else {
+		err = measure(ctx, o, c, publishTo, ws, subs, rc, rep, epoch, stderr)
+	}
+	if err != nil {
 		return err
 	}
 	if o.json {
@@ -272,6 +302,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if rep.TimedOut && o.mailbox {
+		return fmt.Errorf("timed out after %s: %d of %d messages were not acknowledged", o.timeout, rep.Undelivered, rep.Expected)
 	}
 	if rep.TimedOut {
 		return fmt.Errorf("timed out after %s: %d of %d deliveries did not arrive", o.timeout, rep.Undelivered, rep.Expected)
@@ -304,28 +337,11 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	rep *Report, epoch time.Time, stderr io.Writer) error {
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles(o)
+	if err != nil {
+		return err
 	}
-	if o.trace != "" {
-		f, err := os.Create(o.trace)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
-	}
+	defer stopProfiles()
 	mem := startSampler()
 	cpu0 := readCPU()
 	pub := newPublisher(publishTo, ws, o.events, o.payload, o.batch, epoch)

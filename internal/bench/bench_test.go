@@ -150,7 +150,7 @@ func TestWriteText(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	var stderr bytes.Buffer
-	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}, {"--inbound", "--batch", "10"}} {
+	for _, args := range [][]string{{"--events", "0"}, {"--url", "http://x"}, {"--rate", "-1"}, {"extra"}, {"--inbound", "--batch", "10"}, {"--mailbox", "--subscriptions", "2"}, {"--single-acks"}} {
 		t.Setenv("POSTBODE_TOKEN", "")
 		if _, err := parseFlags(args, &stderr); err == nil {
 			t.Errorf("%v: no error", args)
@@ -222,5 +222,40 @@ func TestMainHold(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "arrived while") {
 		t.Fatalf("deliveries escaped the pause: %s", stderr.String())
+	}
+}
+
+func TestMainMailbox(t *testing.T) {
+	for _, args := range [][]string{
+		{"--events", "250", "--concurrency", "3"},        // claim and acknowledge as fast as possible
+		{"--events", "50", "--rate", "200", "--mailbox"}, // one long-polling claimer
+		{"--events", "150", "--concurrency", "2", "--single-acks"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--mailbox", "--json", "--timeout", "20s", "--data-dir", t.TempDir()}, args...)
+			if err := Main(ctx, args, &stdout, &stderr); err != nil {
+				t.Fatalf("Main: %v\nstderr: %s", err, stderr.String())
+			}
+			var rep Report
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			mb := rep.Mailbox
+			n := rep.Conditions.Events
+			if mb == nil || !rep.Conditions.Mailbox || rep.Accepted != n || mb.Acknowledged != n || mb.Claimed != n ||
+				mb.Errors != 0 || mb.AckRefused != 0 || mb.PerSec <= 0 || rep.TimedOut {
+				t.Fatalf("mailbox run: %s\nstderr: %s", stdout.String(), stderr.String())
+			}
+			if rep.Conditions.Rate > 0 && (rep.Latency.N != n || rep.Latency.P50 <= 0) {
+				t.Fatalf("latency %+v", rep.Latency)
+			}
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "claimed+acked") {
+				t.Fatalf("text report: %v\n%s", err, text.String())
+			}
+		})
 	}
 }

@@ -49,7 +49,10 @@ type Report struct {
 	Baseline      *Baseline   `json:"baseline,omitempty"`
 	Ratio         float64     `json:"ratio,omitempty"` // delivered/s ÷ raw loopback req/s
 	Hold          *HoldReport `json:"hold,omitempty"`
-	AvgBodyBytes  int         `json:"avg_body_bytes"` // of the webhook requests that arrived
+	// Mailbox covers --mailbox: Delivered is then the messages claimed and
+	// acknowledged, and Latency publish→claim answered (with --rate).
+	Mailbox      *MailboxReport `json:"mailbox,omitempty"`
+	AvgBodyBytes int            `json:"avg_body_bytes"` // of the webhook requests that arrived
 
 	// CPU over the measured run: this process's user+system time, and how
 	// busy the whole machine was, so that a run disturbed by other work shows.
@@ -73,9 +76,11 @@ type Conditions struct {
 	Events                  int     `json:"events"`
 	Subscriptions           int     `json:"subscriptions"`
 	Concurrency             int     `json:"concurrency"`
-	Batch                   int     `json:"batch"`             // events per publish request
-	Inbound                 bool    `json:"inbound,omitempty"` // published through POST /in/{id}
-	Rate                    float64 `json:"rate"`              // offered events/s; 0 is a closed loop
+	Batch                   int     `json:"batch"`                 // events per publish request
+	Inbound                 bool    `json:"inbound,omitempty"`     // published through POST /in/{id}
+	Mailbox                 bool    `json:"mailbox,omitempty"`     // one pull subscription, claimed and acknowledged
+	SingleAcks              bool    `json:"single_acks,omitempty"` // --mailbox: one request per acknowledgement
+	Rate                    float64 `json:"rate"`                  // offered events/s; 0 is a closed loop
 	PayloadBytes            int     `json:"payload_bytes"`
 	SubscriptionConcurrency int     `json:"subscription_concurrency"`
 	Hold                    bool    `json:"hold"`
@@ -186,7 +191,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	if c.Inbound {
 		load += ", through an inbound webhook (POST /in/{id})"
 	}
-	row("load", "%d events × %d subscription(s), %s, %d B payload", c.Events, c.Subscriptions, load, c.PayloadBytes)
+	if c.Mailbox {
+		load = fmt.Sprintf("published first in batches of %d, then %d claimers", mailboxPublishBatch, c.Concurrency)
+		if c.Rate > 0 {
+			load = fmt.Sprintf("%g events/s offered (up to %d in flight), one long-polling claimer", c.Rate, c.Concurrency)
+		}
+		if c.SingleAcks {
+			load += fmt.Sprintf(" claiming %d at a time, acknowledged with a request each, all at once", mailboxCount)
+		} else {
+			load += fmt.Sprintf(" claiming %d at a time, acknowledged in one batch each", mailboxCount)
+		}
+		row("load", "%d events to one pull subscription, %s, %d B payload", c.Events, load, c.PayloadBytes)
+	} else {
+		row("load", "%d events × %d subscription(s), %s, %d B payload", c.Events, c.Subscriptions, load, c.PayloadBytes)
+	}
 	row("machine", "GOMAXPROCS %d (%d CPUs), %s, %s; %d sends in flight per subscription",
 		c.GOMAXPROCS, c.NumCPU, c.GoVersion, c.OS, c.SubscriptionConcurrency)
 	if c.Hold {
@@ -202,29 +220,42 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.ScheduleLagMS > 0 {
 		row("schedule lag", "%.1f ms at worst behind the offered rate", r.ScheduleLagMS)
 	}
-	dup := ""
-	if r.Duplicates > 0 {
-		dup = fmt.Sprintf(", %d duplicates", r.Duplicates)
+	if mb := r.Mailbox; mb != nil {
+		row("claimed+acked", "%d of %d in %.2fs = %.0f/s (%d claimed; %d claims, %d ack requests, %d refused, %d errors)",
+			mb.Acknowledged, r.Expected, mb.Seconds, mb.PerSec, mb.Claimed, mb.ClaimRequests, mb.AckRequests, mb.AckRefused, mb.Errors)
+		if mb.FirstError != "" {
+			row("first error", "%s", mb.FirstError)
+		}
+		row("claim request", "%s (those that returned messages)", mb.ClaimLatency)
+		row("ack request", "%s", mb.AckLatency)
+		if r.LatencyFrom != "" {
+			row("publish→claimed", "%s", r.Latency)
+		}
+	} else {
+		dup := ""
+		if r.Duplicates > 0 {
+			dup = fmt.Sprintf(", %d duplicates", r.Duplicates)
+		}
+		row("delivered", "%d of %d in %.2fs = %.0f/s%s", r.Delivered, r.Expected, r.DeliverSeconds, r.DeliveredPerSec, dup)
+		if r.Undelivered > 0 {
+			row("undelivered", "%d", r.Undelivered)
+		}
+		row(r.LatencyFrom+"→arrival", "%s", r.Latency)
+		if f := r.FanOut; f != nil {
+			row("fan-out", "all %d subscriptions reached in p50 %.1f ms, max %.1f ms (%d of %d events complete; first arrival %.1f ms)",
+				c.Subscriptions, f.CompleteP50MS, f.CompleteMaxMS, f.Complete, r.Accepted, f.FirstMS)
+		}
+		if bl := r.Baseline; bl != nil {
+			row("raw loopback", "%.0f req/s (plain Go client, %d connections, %d B bodies, %.1fs, %d errors; %.0f µs CPU per request)",
+				bl.RequestsPerSec, bl.Concurrency, bl.BodyBytes, bl.Seconds, bl.Errors, bl.CPUPerReqUS)
+			row("ratio", "%.2f (delivered/s ÷ raw loopback req/s)", r.Ratio)
+		}
+		if h := r.Hold; h != nil {
+			row("held", "%d deliveries: RSS %.1f MiB, peak so far %.1f MiB; enable took %.1f ms",
+				h.HeldDeliveries, h.HeldRSSMB, h.HeldPeakRSSMB, h.ReleaseMS)
+		}
+		row("body size", "%d B average webhook request body", r.AvgBodyBytes)
 	}
-	row("delivered", "%d of %d in %.2fs = %.0f/s%s", r.Delivered, r.Expected, r.DeliverSeconds, r.DeliveredPerSec, dup)
-	if r.Undelivered > 0 {
-		row("undelivered", "%d", r.Undelivered)
-	}
-	row(r.LatencyFrom+"→arrival", "%s", r.Latency)
-	if f := r.FanOut; f != nil {
-		row("fan-out", "all %d subscriptions reached in p50 %.1f ms, max %.1f ms (%d of %d events complete; first arrival %.1f ms)",
-			c.Subscriptions, f.CompleteP50MS, f.CompleteMaxMS, f.Complete, r.Accepted, f.FirstMS)
-	}
-	if bl := r.Baseline; bl != nil {
-		row("raw loopback", "%.0f req/s (plain Go client, %d connections, %d B bodies, %.1fs, %d errors; %.0f µs CPU per request)",
-			bl.RequestsPerSec, bl.Concurrency, bl.BodyBytes, bl.Seconds, bl.Errors, bl.CPUPerReqUS)
-		row("ratio", "%.2f (delivered/s ÷ raw loopback req/s)", r.Ratio)
-	}
-	if h := r.Hold; h != nil {
-		row("held", "%d deliveries: RSS %.1f MiB, peak so far %.1f MiB; enable took %.1f ms",
-			h.HeldDeliveries, h.HeldRSSMB, h.HeldPeakRSSMB, h.ReleaseMS)
-	}
-	row("body size", "%d B average webhook request body", r.AvgBodyBytes)
 	if r.CPUSeconds > 0 {
 		row("cpu", "%.2f core-seconds in this process, %.0f µs per event; machine %.0f%% busy, other processes %.0f%%",
 			r.CPUSeconds, r.CPUPerEventUS, r.MachineBusyPct, r.OtherBusyPct)

@@ -50,11 +50,13 @@ type Service struct {
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when new messages may be claimable
+
+	acks ackGroup // single acknowledgements, written together
 }
 
 // New returns the service.
 func New(st Store, ws *workspace.Service, a *auth.Authenticator, now func() time.Time) *Service {
-	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{})}
+	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{}), acks: ackGroup{st: st}}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -254,66 +256,178 @@ func (s *Service) Ack(ctx context.Context, p *auth.Principal, ws, subID, msgID, 
 	if err != nil {
 		return nil, err
 	}
-	if err := validate.ID("message_id", msgID); err != nil {
+	a, err := acknowledgement(ws, sub.ID, "message_id", msgID, action, in, s.clock())
+	if err != nil {
 		return nil, err
 	}
-	if err := validate.ID("lease_id", in.LeaseID); err != nil {
-		return nil, err
-	}
-	now := s.clock()
-	a := store.MailboxAck{WorkspaceID: ws, SubscriptionID: sub.ID, MessageID: msgID, LeaseID: in.LeaseID, Action: action, Now: now}
-	switch action {
-	case store.AckSuccess:
-	case store.AckFailed, store.AckRelease:
-		if err := validate.Text("reason", in.Reason, MaxReason); err != nil {
-			return nil, err
-		}
-		if action == store.AckFailed && in.Reason == "" {
-			return nil, errs.Invalidf("reason", "is required: why the message failed for good")
-		}
-		a.Reason = in.Reason
-		delay, err := bounded("delay_seconds", in.DelaySeconds, 0, 0, MaxDelaySeconds)
-		if err != nil {
-			return nil, err
-		}
-		if action == store.AckFailed && in.DelaySeconds != nil {
-			return nil, errs.Invalidf("delay_seconds", "applies to release only")
-		}
-		a.AvailableAt = now.Add(time.Duration(delay) * time.Second)
-	case store.AckExtend:
-		if in.LeaseSeconds == nil {
-			return nil, errs.Invalidf("lease_seconds", "is required: how long the lease runs from now")
-		}
-		lease, err := bounded("lease_seconds", in.LeaseSeconds, 0, 1, MaxLeaseSeconds)
-		if err != nil {
-			return nil, err
-		}
-		a.LeaseUntil = now.Add(time.Duration(lease) * time.Second)
-	default:
-		return nil, errs.NotFoundf("action " + strconv.Quote(action))
-	}
-	if action != store.AckFailed && action != store.AckRelease && in.Reason != "" {
-		return nil, errs.Invalidf("reason", "applies to failed and release only")
-	}
-	if action != store.AckRelease && action != store.AckFailed && in.DelaySeconds != nil {
-		return nil, errs.Invalidf("delay_seconds", "applies to release only")
-	}
-	if action != store.AckExtend && in.LeaseSeconds != nil {
-		return nil, errs.Invalidf("lease_seconds", "applies to extend only")
-	}
-	m, err := s.store.AckMessage(ctx, a)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errs.NotFoundf("message")
-	case errors.Is(err, store.ErrLeaseLost):
-		return nil, errs.Conflictf("lease_lost", "the message's lease ran out or another claim holds it; claim it again")
-	case err != nil:
+	m, err := s.acks.ack(ctx, a)
+	if err = ackError(err); err != nil {
 		return nil, err
 	}
 	if action == store.AckRelease {
 		s.Notify() // a waiting claim may take it (now or after its delay)
 	}
 	return m, nil
+}
+
+// acknowledgement checks one acknowledgement of message msgID (its field
+// named idField) and returns it for the store: the rules of Ack and
+// AckBatch alike.
+func acknowledgement(ws, subID, idField, msgID, action string, in AckInput, now time.Time) (store.MailboxAck, error) {
+	a := store.MailboxAck{WorkspaceID: ws, SubscriptionID: subID, MessageID: msgID, LeaseID: in.LeaseID, Action: action, Now: now}
+	if msgID == "" {
+		return a, errs.Invalidf(idField, "is required: the message's id")
+	}
+	if err := validate.ID(idField, msgID); err != nil {
+		return a, err
+	}
+	if err := validate.ID("lease_id", in.LeaseID); err != nil {
+		return a, err
+	}
+	switch action {
+	case store.AckSuccess:
+	case store.AckFailed, store.AckRelease:
+		if err := validate.Text("reason", in.Reason, MaxReason); err != nil {
+			return a, err
+		}
+		if action == store.AckFailed && in.Reason == "" {
+			return a, errs.Invalidf("reason", "is required: why the message failed for good")
+		}
+		a.Reason = in.Reason
+		delay, err := bounded("delay_seconds", in.DelaySeconds, 0, 0, MaxDelaySeconds)
+		if err != nil {
+			return a, err
+		}
+		a.AvailableAt = now.Add(time.Duration(delay) * time.Second)
+	case store.AckExtend:
+		if in.LeaseSeconds == nil {
+			return a, errs.Invalidf("lease_seconds", "is required: how long the lease runs from now")
+		}
+		lease, err := bounded("lease_seconds", in.LeaseSeconds, 0, 1, MaxLeaseSeconds)
+		if err != nil {
+			return a, err
+		}
+		a.LeaseUntil = now.Add(time.Duration(lease) * time.Second)
+	default:
+		return a, errs.Invalidf("action", "must be one of success, failed, release, extend")
+	}
+	if action != store.AckFailed && action != store.AckRelease && in.Reason != "" {
+		return a, errs.Invalidf("reason", "applies to failed and release only")
+	}
+	if action != store.AckRelease && in.DelaySeconds != nil {
+		return a, errs.Invalidf("delay_seconds", "applies to release only")
+	}
+	if action != store.AckExtend && in.LeaseSeconds != nil {
+		return a, errs.Invalidf("lease_seconds", "applies to extend only")
+	}
+	return a, nil
+}
+
+// ackError is the refusal of an acknowledgement the store did not apply.
+func ackError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errs.NotFoundf("message")
+	case errors.Is(err, store.ErrLeaseLost):
+		return errs.Conflictf("lease_lost", "the message's lease ran out or another claim holds it; claim it again")
+	}
+	return err
+}
+
+// MaxAcks is how many acknowledgements one batch may hold.
+const MaxAcks = 1000
+
+// AckItem is one acknowledgement of a batch: the message's id, the action
+// (success, failed, release, extend) and that action's fields.
+type AckItem struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	AckInput
+}
+
+// AckBatchInput is a batch acknowledgement's body.
+type AckBatchInput struct {
+	Acks []AckItem `json:"acks"`
+}
+
+// AckError is why one acknowledgement of a batch was refused.
+type AckError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// AckResult is the outcome of one acknowledgement of a batch: the
+// message's status now, or the refusal.
+type AckResult struct {
+	ID     string    `json:"id"`
+	Status string    `json:"status,omitempty"`
+	Error  *AckError `json:"error,omitempty"`
+}
+
+// AckResults is a batch acknowledgement's answer, in the batch's order.
+type AckResults struct {
+	Results []AckResult `json:"results"`
+}
+
+// AckBatch applies up to MaxAcks acknowledgements, each as Ack would and
+// each on its own: one refused (invalid, naming acks[i].field; not_found;
+// lease_lost) leaves the others applied. Those valid are written in one
+// store transaction.
+func (s *Service) AckBatch(ctx context.Context, p *auth.Principal, ws, subID string, in AckBatchInput) (*AckResults, error) {
+	sub, err := s.mailbox(ctx, p, ws, subID)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Acks) == 0 || len(in.Acks) > MaxAcks {
+		return nil, errs.Invalidf("acks", "must hold from 1 to %d acknowledgements", MaxAcks)
+	}
+	now := s.clock()
+	out := &AckResults{Results: make([]AckResult, len(in.Acks))}
+	refuse := func(i int, err error) error {
+		e, ok := errs.As(err)
+		if !ok {
+			return err
+		}
+		out.Results[i].Error = &AckError{Code: e.Code, Message: e.Error()}
+		return nil
+	}
+	acks := make([]store.MailboxAck, 0, len(in.Acks))
+	at := make([]int, 0, len(in.Acks)) // acks[j] is in.Acks[at[j]]
+	released := false
+	for i, it := range in.Acks {
+		out.Results[i].ID = it.ID
+		a, err := acknowledgement(ws, sub.ID, "id", it.ID, it.Action, it.AckInput, now)
+		if err != nil {
+			if err := refuse(i, errs.Prefix("acks["+strconv.Itoa(i)+"]", err)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		acks = append(acks, a)
+		at = append(at, i)
+		released = released || it.Action == store.AckRelease
+	}
+	if len(acks) == 0 {
+		return out, nil
+	}
+	res, err := s.store.AckMessages(ctx, acks)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range res {
+		i := at[j]
+		if r.Err != nil {
+			if err := refuse(i, ackError(r.Err)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out.Results[i].Status = r.Message.Status
+	}
+	if released {
+		s.Notify()
+	}
+	return out, nil
 }
 
 // Filter narrows a search of a mailbox.

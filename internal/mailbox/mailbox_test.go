@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,6 +298,117 @@ func TestAuthenticate(t *testing.T) {
 		}
 		if _, _, err := st.TokenByHash(e.ctx, auth.HashToken(b.Token)); err != store.ErrNotFound {
 			t.Errorf("the deleted subscription's token: %v", err)
+		}
+	})
+}
+
+// TestAckBatch: a batch applies each acknowledgement on its own, in order,
+// in one store call: the valid ones are written, the others refused in
+// their results (invalid naming acks[i].field, not_found, lease_lost).
+func TestAckBatch(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		sub := e.pull(t, subscription.Input{})
+		for i := 0; i < 5; i++ {
+			e.publish(t, "task.new", "task/"+string(rune('a'+i)))
+		}
+		got := e.claim(t, sub.ID, mailbox.ClaimInput{Count: ptr(5)})
+		if len(got) != 5 {
+			t.Fatalf("claimed %d, want 5", len(got))
+		}
+		item := func(m mailbox.Claimed, action string, in mailbox.AckInput) mailbox.AckItem {
+			if in.LeaseID == "" {
+				in.LeaseID = m.LeaseID
+			}
+			return mailbox.AckItem{ID: m.ID, Action: action, AckInput: in}
+		}
+		res, err := e.svc.AckBatch(e.ctx, e.admin, e.ws, sub.ID, mailbox.AckBatchInput{Acks: []mailbox.AckItem{
+			item(got[0], store.AckSuccess, mailbox.AckInput{}),
+			item(got[1], store.AckFailed, mailbox.AckInput{Reason: "no such task"}),
+			item(got[2], store.AckFailed, mailbox.AckInput{}),                               // no reason
+			item(got[2], store.AckSuccess, mailbox.AckInput{LeaseID: "lease_someone_else"}), // lease lost
+			{ID: "msg_00000000000000000000000000", Action: store.AckSuccess},                // not found
+			item(got[3], store.AckRelease, mailbox.AckInput{DelaySeconds: ptr(10)}),
+			item(got[4], store.AckExtend, mailbox.AckInput{LeaseSeconds: ptr(600)}),
+			item(got[0], store.AckSuccess, mailbox.AckInput{}), // done already
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct{ status, code, mention string }{
+			{store.MessageSuccess, "", ""}, {store.MessageFailed, "", ""}, {"", "invalid_field", "acks[2].reason"},
+			{"", "lease_lost", ""}, {"", "not_found", "message"}, {store.MessageNew, "", ""}, {store.MessageClaimed, "", ""},
+			{"", "lease_lost", ""},
+		}
+		if len(res.Results) != len(want) {
+			t.Fatalf("%d results, want %d", len(res.Results), len(want))
+		}
+		for i, w := range want {
+			r := res.Results[i]
+			switch {
+			case w.code == "" && (r.Error != nil || r.Status != w.status):
+				t.Errorf("results[%d] = %+v (error %+v), want %s", i, r, r.Error, w.status)
+			case w.code != "" && (r.Error == nil || r.Error.Code != w.code || !strings.Contains(r.Error.Message, w.mention) || r.Status != ""):
+				t.Errorf("results[%d] = %+v (error %+v), want %s mentioning %q", i, r, r.Error, w.code, w.mention)
+			}
+		}
+		stats, err := e.svc.Stats(e.ctx, e.admin, e.ws, sub.ID)
+		if err != nil || stats[store.MessageSuccess] != 1 || stats[store.MessageFailed] != 1 || stats[store.MessageNew] != 1 ||
+			stats[store.MessageClaimed] != 2 {
+			t.Errorf("stats %v, %v", stats, err)
+		}
+		// The extended lease outlives the first one; the released message
+		// waits for its delay.
+		e.clock.Add(61 * time.Second)
+		if again := e.claim(t, sub.ID, mailbox.ClaimInput{Count: ptr(5)}); len(again) != 2 || again[0].ID != got[2].ID || again[1].ID != got[3].ID {
+			t.Errorf("after 61 s claimed %+v, want the unacknowledged and the released", again)
+		}
+		for _, n := range []int{0, mailbox.MaxAcks + 1} {
+			_, err := e.svc.AckBatch(e.ctx, e.admin, e.ws, sub.ID, mailbox.AckBatchInput{Acks: make([]mailbox.AckItem, n)})
+			if e, ok := errs.As(err); !ok || e.Field != "acks" {
+				t.Errorf("a batch of %d: %v, want invalid acks", n, err)
+			}
+		}
+	})
+}
+
+// TestConcurrentAcks: single acknowledgements made at once are written
+// together (group commit) and each still gets its own answer.
+func TestConcurrentAcks(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		sub := e.pull(t, subscription.Input{})
+		const n = 40
+		for i := 0; i < n; i++ {
+			e.publish(t, "task.new", "task/"+strconv.Itoa(i))
+		}
+		got := e.claim(t, sub.ID, mailbox.ClaimInput{Count: ptr(n)})
+		if len(got) != n {
+			t.Fatalf("claimed %d, want %d", len(got), n)
+		}
+		errsOf := make([]error, n)
+		var wg sync.WaitGroup
+		for i, m := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lease := m.LeaseID
+				if i%4 == 3 {
+					lease = "lease_someone_else"
+				}
+				_, errsOf[i] = e.svc.Ack(e.ctx, e.admin, e.ws, sub.ID, m.ID, store.AckSuccess, mailbox.AckInput{LeaseID: lease})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errsOf {
+			ae, ok := errs.As(err)
+			if i%4 == 3 && (!ok || ae.Code != "lease_lost") || i%4 != 3 && err != nil {
+				t.Errorf("ack %d: %v", i, err)
+			}
+		}
+		stats, err := e.svc.Stats(e.ctx, e.admin, e.ws, sub.ID)
+		if err != nil || stats[store.MessageSuccess] != n*3/4 || stats[store.MessageClaimed] != n/4 {
+			t.Errorf("stats %v, %v", stats, err)
 		}
 	})
 }
