@@ -67,6 +67,20 @@ func (l *Limiter) Fail(client string, now time.Time) (wait, retry time.Duration)
 	return min(time.Duration(w.failures-freeFailures)*delayStep, maxDelay), 0
 }
 
+// Blocked reports how long client must wait before its next try is even
+// checked: 0 while it is within the bound. A check that is expensive (a
+// password's hash) asks first, so that an address over the bound cannot
+// keep guessing at the price of a 429 per guess.
+func (l *Limiter) Blocked(client string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.clients[client]
+	if !ok || now.Sub(w.start) >= limitWindow || w.failures < limitFailures {
+		return 0
+	}
+	return max(time.Second, w.start.Add(limitWindow).Sub(now).Round(time.Second))
+}
+
 // prune drops the windows that ended; if none did, it starts over, so
 // memory stays bounded whatever the number of addresses.
 func (l *Limiter) prune(now time.Time) {

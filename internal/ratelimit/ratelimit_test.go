@@ -52,3 +52,23 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+func TestBlocked(t *testing.T) {
+	l := New()
+	now := time.Unix(1_700_000_000, 0)
+	for i := 1; i <= limitFailures; i++ {
+		if b := l.Blocked("192.0.2.1", now); b != 0 {
+			t.Fatalf("blocked after %d failures", i-1)
+		}
+		l.Fail("192.0.2.1", now)
+	}
+	if b := l.Blocked("192.0.2.1", now.Add(15*time.Second)); b != 45*time.Second {
+		t.Errorf("over the bound: blocked for %s, want 45s", b)
+	}
+	if b := l.Blocked("192.0.2.9", now); b != 0 {
+		t.Errorf("another address is blocked")
+	}
+	if b := l.Blocked("192.0.2.1", now.Add(limitWindow)); b != 0 {
+		t.Errorf("the next minute is blocked")
+	}
+}

@@ -119,6 +119,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := r.PostFormValue("email")
+	// An address over the bound is not even checked until the minute is
+	// over: a password's hash is expensive, and each check is a guess. A
+	// person behind the same address waits with it.
+	client := ratelimit.ClientKey(r.RemoteAddr)
+	if retry := s.limit.Blocked(client, time.Now()); retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+		s.render(w, http.StatusTooManyRequests, "login.html", map[string]any{
+			"Error": "Too many failed logins from this address; try again in a minute.", "Email": email})
+		return
+	}
 	secret, expires, err := s.Accounts.Login(r.Context(), email, r.PostFormValue("password"))
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "The email address or password is wrong, or the account is inactive."
@@ -129,7 +139,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			status, msg = http.StatusServiceUnavailable, "Logging in is not possible right now; try again shortly."
 		default:
 			// Guessing passwords is slowed down, then refused for a while.
-			wait, retry := s.limit.Fail(ratelimit.ClientKey(r.RemoteAddr), time.Now())
+			wait, retry := s.limit.Fail(client, time.Now())
 			if retry > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
 				status, msg = http.StatusTooManyRequests, "Too many failed logins from this address; try again in a minute."
