@@ -43,6 +43,10 @@ const UserHasTokens = "The selected user still has tokens registered and cannot 
 type Store interface {
 	store.Accounts
 	GetWorkspace(ctx context.Context, id string) (*store.Workspace, error)
+	IsMember(ctx context.Context, workspaceID, userID string) (bool, error)
+	// The workspace of an app token's resource, to check who may hold it.
+	InboundByID(ctx context.Context, id string) (*store.Inbound, error)
+	SubscriptionByID(ctx context.Context, id string) (*store.Subscription, error)
 	InTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
@@ -357,9 +361,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *auth.Principal, userID stri
 	return s.view(ctx, u)
 }
 
-// SetPassword changes a user's password: an admin's for anyone
+// SetPassword changes a user's password: an admin for another user
 // (Deployteq's way to deny a person access while the integrations running
-// on its tokens keep working), or a user's own, given its current one, so
+// on its tokens keep working), or a user its own, given its current one, so
 // that a leaked integration token cannot become a login. Tokens are
 // untouched; the user's login sessions end.
 func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, password, current string) error {
@@ -367,7 +371,9 @@ func (s *Service) SetPassword(ctx context.Context, p *auth.Principal, userID, pa
 	if err != nil {
 		return err
 	}
-	if !p.IsAdmin() && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+	// One's own password only with the current one, admins included: a
+	// token must not become a login.
+	if u.ID == p.User.ID && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
 		return errs.Invalidf("current_password", "is required, and must be the user's current password")
 	}
 	if err := checkPassword(password); err != nil {

@@ -106,6 +106,9 @@ func (s *Service) TransferToken(ctx context.Context, p *auth.Principal, tokenID,
 	if err := validate.ID("user_id", toUserID); err != nil {
 		return nil, err
 	}
+	if err := s.canHold(ctx, t, toUserID); err != nil {
+		return nil, err
+	}
 	moved, err := s.opt.Store.TransferToken(ctx, t.ID, toUserID)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, uerr := s.opt.Store.GetUser(ctx, toUserID); errors.Is(uerr, store.ErrNotFound) {
@@ -119,4 +122,65 @@ func (s *Service) TransferToken(ctx context.Context, p *auth.Principal, tokenID,
 	s.opt.Auth.Changed(ctx, t.UserID)
 	s.opt.Auth.Changed(ctx, toUserID)
 	return moved, nil
+}
+
+// canHold refuses to give a token to a user it would not work for: an
+// inactive one, or, for an app token, one without access to the workspace
+// of its inbound webhook or mailbox. The integration behind the token would
+// otherwise break without a word.
+func (s *Service) canHold(ctx context.Context, t *store.Token, userID string) error {
+	u, err := s.opt.Store.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.Invalidf("user_id", "there is no user %q", userID)
+	}
+	if err != nil {
+		return err
+	}
+	if auth.Inactive(u, s.opt.InactiveAfter, s.opt.Now()) {
+		return errs.InvalidCode("user_inactive", "user_id", "the user is inactive: reactivate it first, or choose another")
+	}
+	if t.Kind != store.TokenApp || u.Role == store.RoleAdmin {
+		return nil
+	}
+	ws, err := s.resourceWorkspace(ctx, t.ResourceID)
+	if err != nil || ws == "" {
+		return err
+	}
+	member, err := s.opt.Store.IsMember(ctx, ws, u.ID)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return errs.Invalidf("user_id", "the user has no access to the workspace of this token's %s", resourceKind(t.ResourceID))
+	}
+	return nil
+}
+
+// resourceWorkspace is the workspace of an app token's inbound webhook or
+// pull subscription; "" when it is gone.
+func (s *Service) resourceWorkspace(ctx context.Context, resourceID string) (string, error) {
+	var ws string
+	var err error
+	if strings.HasPrefix(resourceID, id.Inbound) {
+		var in *store.Inbound
+		if in, err = s.opt.Store.InboundByID(ctx, resourceID); err == nil {
+			ws = in.WorkspaceID
+		}
+	} else {
+		var sub *store.Subscription
+		if sub, err = s.opt.Store.SubscriptionByID(ctx, resourceID); err == nil {
+			ws = sub.WorkspaceID
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return ws, err
+}
+
+func resourceKind(resourceID string) string {
+	if strings.HasPrefix(resourceID, id.Inbound) {
+		return "inbound webhook"
+	}
+	return "mailbox"
 }

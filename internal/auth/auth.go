@@ -42,14 +42,16 @@ func NewSessionToken() string {
 	return "pbs_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Inactive reports whether u may not authenticate: marked inactive, or
-// without activity for longer than after (0: no limit) at now, which the
-// periodic sweep would mark next.
+// Inactive reports whether u may not authenticate: marked inactive, or a
+// member without activity for longer than after (0: no limit) at now,
+// which the periodic sweep would mark next. Admins do not go inactive by
+// themselves: they are who reactivates the others, and an installation
+// whose admins all went quiet would be locked for good.
 func Inactive(u *store.User, after time.Duration, now time.Time) bool {
 	if u.Status == store.UserInactive {
 		return true
 	}
-	if after <= 0 {
+	if after <= 0 || u.Role == store.RoleAdmin {
 		return false
 	}
 	last := u.CreatedAt

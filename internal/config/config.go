@@ -77,8 +77,10 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			return c, fmt.Errorf("POSTBODE_BOOTSTRAP_TOKEN %w", err)
 		}
 	}
-	if c.InactiveAfter, err = time.ParseDuration(*inactive); err != nil || c.InactiveAfter <= 0 {
-		return c, fmt.Errorf("--inactive-after: %q is not a positive Go duration", *inactive)
+	// Activity is written at most once a minute per user: a shorter period
+	// would make users in constant use inactive. An hour leaves room.
+	if c.InactiveAfter, err = time.ParseDuration(*inactive); err != nil || c.InactiveAfter < time.Hour {
+		return c, fmt.Errorf("--inactive-after: %q is not a Go duration of at least 1h", *inactive)
 	}
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 {
 		return c, fmt.Errorf("--retention: %q is not a Go duration of 0 or more", *retention)

@@ -174,7 +174,8 @@ type Accounts interface {
 	// ReactivateUser makes a user active, as last active at now so that it
 	// does not fall inactive again at the next MarkUsersInactive.
 	ReactivateUser(ctx context.Context, userID string, now time.Time) (*User, error)
-	// MarkUsersInactive makes inactive every active user whose last activity
+	// MarkUsersInactive makes inactive every active member (admins never go
+	// inactive: an installation must keep a way in) whose last activity
 	// (last_active_at, or created_at when never active) is before before,
 	// and returns their ids; a user active exactly at before stays active.
 	// now is when the run happens (no engine stores it: a user records no

@@ -230,6 +230,12 @@ func (c *Config) validateHMAC() error {
 	if !validate.HeaderName(c.Header) {
 		return errs.Invalidf("verify.header", "must be an HTTP header name of at most 100 characters (letters, digits and !#$%%&'*+-.^_`|~)")
 	}
+	switch strings.ToLower(c.Header) {
+	case "authorization", "proxy-authorization", "cookie":
+		// These carry the webhook's own credential: a request could never
+		// hold both it and a signature there.
+		return errs.Invalidf("verify.header", "%s carries the webhook's credential; name the header that holds the signature", c.Header)
+	}
 	c.Algorithm = strings.ToLower(c.Algorithm)
 	switch c.Algorithm {
 	case "":

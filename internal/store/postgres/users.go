@@ -65,7 +65,7 @@ func (t tables) ReactivateUser(ctx context.Context, userID string, now time.Time
 func (t tables) MarkUsersInactive(ctx context.Context, before, _ time.Time) (_ []string, err error) {
 	defer unavailable(&err)
 	rows, err := t.q.Query(ctx, `UPDATE users SET status = 'inactive' WHERE id IN (
-			SELECT id FROM users WHERE status = 'active' AND coalesce(last_active_at, created_at) < $1
+			SELECT id FROM users WHERE status = 'active' AND role = 'member' AND coalesce(last_active_at, created_at) < $1
 			ORDER BY id FOR NO KEY UPDATE)
 		RETURNING id`, before)
 	if err != nil {

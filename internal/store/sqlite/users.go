@@ -46,7 +46,7 @@ func (t tables) ReactivateUser(ctx context.Context, userID string, now time.Time
 // are read.
 func (t tables) MarkUsersInactive(ctx context.Context, before, _ time.Time) ([]string, error) {
 	return queryStrings(ctx, t.w, `UPDATE users SET status = 'inactive'
-		WHERE status = 'active' AND coalesce(last_active_at, created_at) < ? RETURNING id`, micros(before))
+		WHERE status = 'active' AND role = 'member' AND coalesce(last_active_at, created_at) < ? RETURNING id`, micros(before))
 }
 
 // RecordActivity moves last activity and last use forward, never back.
