@@ -141,3 +141,15 @@ func TestParseQueueMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestInactiveAfterBelowActivityInterval: activity is written at most once
+// a minute per user (auth.ActivityEvery), and the maintenance run judges
+// inactivity by what is written. With --inactive-after shorter than that,
+// a user whose token is in use every second is marked inactive anyway
+// (seen with 6s: 200 for six seconds, then 401 while still busy). Such a
+// setting must be refused at start.
+func TestInactiveAfterBelowActivityInterval(t *testing.T) {
+	if _, err := Parse([]string{"--inactive-after", "30s"}, env(nil), io.Discard); err == nil {
+		t.Errorf("--inactive-after 30s accepted: users in constant use go inactive, as activity is written once a minute")
+	}
+}
