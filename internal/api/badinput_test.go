@@ -306,12 +306,17 @@ func genericCases(f *fixture) []badCase {
 				status: unauth, code: "unauthenticated"})
 		}
 		if strings.Contains(pattern, "{ws}") {
-			// Another tenant's workspace is not found, as if it did not exist.
+			// Another tenant's workspace is not found, as if it did not
+			// exist; a mailbox says only that the mailbox is not there.
+			missing := "workspace"
+			if strings.Contains(pattern, "/mailbox") {
+				missing = "mailbox"
+			}
 			add("not_a_member", badCase{body: ri.valid, header: map[string]string{"Authorization": "Bearer " + f.memberToken},
-				status: notFound, code: "not_found", mention: "workspace"})
+				status: notFound, code: "not_found", mention: missing})
 			for kind, ws := range map[string]string{"unknown": id.New(id.Workspace), "garbage": "nope", "wrong_prefix": f.sub} {
 				add("workspace/"+kind, badCase{path: strings.Replace(path, "{ws}", ws, 1), body: ri.valid,
-					status: notFound, code: "not_found", mention: "workspace"})
+					status: notFound, code: "not_found", mention: missing})
 			}
 			// Text no engine can compare is refused before the store, the
 			// same on both.

@@ -113,6 +113,11 @@ func (s *Service) Authenticate(ctx context.Context, c auth.Credential, subID str
 // mailbox loads the pull subscription whose mailbox p acts on.
 func (s *Service) mailbox(ctx context.Context, p *auth.Principal, ws, subID string) (*store.Subscription, error) {
 	if err := s.workspaces.Access(ctx, p, ws); err != nil {
+		// Whether the workspace exists is none of a mailbox token's
+		// business: any miss is the mailbox's.
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, errs.NotFoundf("mailbox")
+		}
 		return nil, err
 	}
 	if err := validate.ID("id", subID); err != nil {

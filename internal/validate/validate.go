@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/errs"
@@ -43,7 +44,9 @@ func Line(field, v string, maxLen int) error {
 		return err
 	}
 	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
+		// C0 and C1 controls but tab, DEL, and the Unicode line and
+		// paragraph separators, which break a line as well as \n does.
+		if c != '\t' && unicode.IsControl(c) || c == '\u2028' || c == '\u2029' {
 			return errs.Invalidf(field, "must not contain line breaks or other control characters")
 		}
 	}

@@ -32,6 +32,9 @@ func TestText(t *testing.T) {
 		{"cr\r", 0, false, true},
 		{"del\x7f", 0, false, true},
 		{"bell\a", 0, false, true},
+		{"c1\u0085", 0, false, true},
+		{"line\u2028separator", 0, false, true},
+		{"para\u2029graph", 0, false, true},
 	}
 	for _, tt := range tests {
 		if err := Text("f", tt.v, tt.max); (err == nil) != tt.ok {
