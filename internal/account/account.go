@@ -350,6 +350,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *auth.Principal, userID stri
 		return nil
 	})
 	switch {
+	case errors.Is(err, store.ErrLastAdmin):
+		return nil, errs.Conflictf("last_admin", "this is the last admin: make another user an admin first")
 	case errors.Is(err, store.ErrConflict):
 		return nil, errs.Conflictf("email_taken", "email: another user has %s", u.Email)
 	case errors.Is(err, store.ErrNotFound):
@@ -428,6 +430,8 @@ func (s *Service) DeleteUser(ctx context.Context, p *auth.Principal, userID stri
 		return errs.Conflictf("own_account", "an admin cannot delete its own account; another admin can")
 	}
 	switch err := s.opt.Store.DeleteUser(ctx, userID); {
+	case errors.Is(err, store.ErrLastAdmin):
+		return errs.Conflictf("last_admin", "this is the last admin: make another user an admin first")
 	case errors.Is(err, store.ErrHasTokens):
 		return errs.Conflictf("user_has_tokens", UserHasTokens)
 	case errors.Is(err, store.ErrNotFound):

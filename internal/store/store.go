@@ -30,6 +30,9 @@ var (
 	// ErrHasTokens refuses to delete a user that still owns tokens: they
 	// would be left without an owner (SPEC §3, user_has_tokens).
 	ErrHasTokens = errors.New("the user still owns tokens")
+	// ErrLastAdmin refuses to demote or delete the last admin: nobody
+	// would be left to manage users.
+	ErrLastAdmin = errors.New("the last admin")
 )
 
 // Delivery statuses. A delivery is pending (due at next_attempt_at), sending
@@ -166,7 +169,9 @@ type Accounts interface {
 	// emails before they reach the store.
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser writes u's email, name and role; a missing user is
-	// ErrNotFound, an email another user has is ErrConflict.
+	// ErrNotFound, an email another user has is ErrConflict, and taking the
+	// admin role from the last admin ErrLastAdmin (decided under locks, so
+	// that two admins demoting each other at once cannot both succeed).
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPassword replaces a user's password hash, and nothing else: the
 	// user's tokens keep working.
@@ -187,7 +192,8 @@ type Accounts interface {
 	// An inactive user stays inactive (only ReactivateUser brings it back);
 	// unknown ids are ignored.
 	RecordActivity(ctx context.Context, users map[string]time.Time, tokens map[string]time.Time) error
-	// DeleteUser deletes a user with its memberships and sessions. A user
+	// DeleteUser deletes a user with its memberships and sessions. The last
+	// admin is ErrLastAdmin, as for UpdateUser. A user
 	// that owns any token is ErrHasTokens, decided in the transaction that
 	// deletes, so that a token created meanwhile is never left without its
 	// owner: the one that commits first wins.

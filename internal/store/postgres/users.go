@@ -40,9 +40,33 @@ func (t tables) UserByEmail(ctx context.Context, email string) (_ *store.User, e
 func (t tables) UpdateUser(ctx context.Context, u *store.User) (err error) {
 	defer unavailable(&err)
 	return t.atomic(ctx, func(tx pgx.Tx) error {
+		if u.Role != store.RoleAdmin {
+			if err := keepAnAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
 		return conflict(affected(tx.Exec(ctx, `UPDATE users SET email = $1, name = $2, role = $3 WHERE id = $4`,
 			u.Email, u.Name, u.Role, u.ID)))
 	})
+}
+
+// keepAnAdmin refuses, with ErrLastAdmin, to take userID's admin role when
+// no other admin remains. The admins' rows are locked in id order, so that
+// concurrent demotions run one after the other and the later one sees the
+// earlier one's change.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, userID string) error {
+	rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if slices.Contains(ids, userID) && len(ids) == 1 {
+		return store.ErrLastAdmin
+	}
+	return nil
 }
 
 // SetPassword replaces a user's password hash.
@@ -138,6 +162,9 @@ func (t tables) DeleteUser(ctx context.Context, id string) (err error) {
 		}
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
+		}
+		if err := keepAnAdmin(ctx, tx, id); err != nil {
+			return err
 		}
 		var owns bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE user_id = $1)`, id).Scan(&owns); err != nil {

@@ -25,9 +25,32 @@ func (t tables) UserByEmail(ctx context.Context, email string) (*store.User, err
 
 // UpdateUser writes u's email, name and role.
 func (t tables) UpdateUser(ctx context.Context, u *store.User) error {
-	res, err := t.w.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, role = ? WHERE id = ?`,
-		u.Email, u.Name, u.Role, u.ID)
-	return conflict(affected(res, err))
+	return t.w.atomic(ctx, func(ctx context.Context, tx querier) error {
+		if u.Role != store.RoleAdmin {
+			if err := keepAnAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, role = ? WHERE id = ?`,
+			u.Email, u.Name, u.Role, u.ID)
+		return conflict(affected(res, err))
+	})
+}
+
+// keepAnAdmin refuses, with ErrLastAdmin, to take userID's admin role when
+// no other admin remains; the one writer runs such transactions one after
+// the other.
+func keepAnAdmin(ctx context.Context, tx querier, userID string) error {
+	var isAdmin bool
+	var others int
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND role = 'admin'),
+		(SELECT count(*) FROM users WHERE role = 'admin' AND id != ?1)`, userID).Scan(&isAdmin, &others); err != nil {
+		return err
+	}
+	if isAdmin && others == 0 {
+		return store.ErrLastAdmin
+	}
+	return nil
 }
 
 // SetPassword replaces a user's password hash.
@@ -84,6 +107,9 @@ func (t tables) DeleteUser(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		case owns:
 			return store.ErrHasTokens
+		}
+		if err := keepAnAdmin(ctx, tx, id); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		return err
