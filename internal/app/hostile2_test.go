@@ -213,7 +213,79 @@ func TestConcurrentDemotionsLeaveAnAdmin(t *testing.T) {
 					"(roles %v): no admin is left", trial, a, b, roles)
 			}
 			if roles[0] != "admin" {
-				t.Fatalf("trial %d: the bootstrap admin was demoted (%d/%d); cannot go on", trial, a, b)
+				// The other won the race: one admin is left, as it must be.
+				// Later trials need the bootstrap admin as an admin again.
+				if status, body := doAs(t, srv, otherTok, "PATCH", "/api/v1/users/"+boot.ID, map[string]string{"role": "admin"}); status != http.StatusOK {
+					t.Fatalf("trial %d: making the bootstrap admin an admin again: %d %s", trial, status, body)
+				}
+				if status, body := doAs(t, srv, apptest.Token, "PATCH", "/api/v1/users/"+otherID, map[string]string{"role": "member"}); status != http.StatusOK {
+					t.Fatalf("trial %d: leaving the bootstrap admin the only admin again: %d %s", trial, status, body)
+				}
+			}
+		}
+	})
+}
+
+// TestMailboxTokenCannotProbeWorkspaces: "any route under another workspace
+// answers 404 not_found, exactly as for a workspace that does not exist, so
+// ids of other tenants cannot be probed." A mailbox's app token (held by an
+// outside consumer) put under another tenant's workspace id gets "mailbox
+// not found", and under a made-up id "workspace not found": the answer
+// tells which workspace ids exist.
+func TestMailboxTokenCannotProbeWorkspaces(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
+		srv := apptest.Start(t, engine)
+		ws := srv.Workspace(t, "lead.created")
+		other := srv.Workspace(t, "lead.created")
+		var sub struct{ ID, Token string }
+		srv.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/subscriptions", map[string]any{"name": "EPD", "mode": "pull",
+			"event_types": []string{"*"}}, http.StatusCreated, &sub)
+		ask := func(workspace string) (int, string) {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/workspaces/"+workspace+"/subscriptions/"+sub.ID+"/mailbox/stats", nil)
+			req.Header.Set("Authorization", "Bearer "+sub.Token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		s1, b1 := ask(other)
+		s2, b2 := ask(id.New(id.Workspace))
+		if s1 != s2 || b1 != b2 {
+			t.Errorf("a mailbox token under another tenant's workspace: %d %s; under one that does not exist: %d %s; "+
+				"want the same answer", s1, b1, s2, b2)
+		}
+	})
+}
+
+// TestOneLineNamesRefuseC1Controls: "Names, labels, header values and other
+// one-line fields may hold no control characters." C0 controls and DEL are
+// refused, but the C1 controls U+0080..U+009F (NEL, U+0085, is a line
+// break to many tools) and the line separators U+2028/U+2029 pass in the
+// names of workspaces, users, tokens, inbound webhooks and subscriptions.
+func TestOneLineNamesRefuseC1Controls(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
+		srv := apptest.Start(t, engine)
+		ws := srv.Workspace(t, "lead.created")
+		var me struct{ ID string }
+		srv.JSON(t, "GET", "/api/v1/me", nil, http.StatusOK, &me)
+		for _, ch := range []string{"\u0085", "\u009b", "\u2028"} {
+			name := "a" + ch + "b"
+			for what, req := range map[string]struct {
+				path string
+				body map[string]any
+			}{
+				"workspace": {"/api/v1/workspaces", map[string]any{"name": name}},
+				"token":     {"/api/v1/users/" + me.ID + "/tokens", map[string]any{"name": name}},
+				"user":      {"/api/v1/users", map[string]any{"email": id.New("") + "@example.com", "name": name, "role": "member"}},
+				"inbound":   {"/api/v1/workspaces/" + ws + "/inbound", map[string]any{"name": name, "auth": "bearer", "event_type": "lead.created"}},
+				"mailbox":   {"/api/v1/workspaces/" + ws + "/subscriptions", map[string]any{"name": name, "mode": "pull", "event_types": []string{"*"}}},
+			} {
+				if status, b := srv.Do(t, "POST", req.path, req.body); status != http.StatusUnprocessableEntity {
+					t.Errorf("%s name with %q: %d %s; want 422 naming name", what, ch, status, b)
+				}
 			}
 		}
 	})

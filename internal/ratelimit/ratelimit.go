@@ -81,11 +81,21 @@ func (l *Limiter) Blocked(client string, now time.Time) time.Duration {
 	return max(time.Second, w.start.Add(limitWindow).Sub(now).Round(time.Second))
 }
 
-// prune drops the windows that ended; if none did, it starts over, so
-// memory stays bounded whatever the number of addresses.
+// prune drops the windows that ended, then those of clients still within
+// the bound; only if every one left is over the bound does it start over.
+// So memory stays bounded whatever the number of addresses, and failures
+// sent from many addresses cannot set free a client already over the bound.
 func (l *Limiter) prune(now time.Time) {
 	for k, w := range l.clients {
 		if now.Sub(w.start) >= limitWindow {
+			delete(l.clients, k)
+		}
+	}
+	if len(l.clients) < maxClients {
+		return
+	}
+	for k, w := range l.clients {
+		if w.failures < limitFailures {
 			delete(l.clients, k)
 		}
 	}

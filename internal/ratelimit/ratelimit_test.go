@@ -72,3 +72,23 @@ func TestBlocked(t *testing.T) {
 		t.Errorf("the next minute is blocked")
 	}
 }
+
+// TestLimitedClientSurvivesAFlood: when the table is full and no window
+// has ended, prune starts over with an empty table, forgetting the clients
+// already over the bound. An attacker at its 20th failure sends one failure
+// from each of 10,000 other addresses (an IPv6 /50 holds 16,384 /64s) and
+// is then free again: measured on the binary, 401s without delay instead
+// of 429. Memory must stay bounded without letting a limited client go.
+func TestLimitedClientSurvivesAFlood(t *testing.T) {
+	l := New()
+	now := time.Unix(1_700_000_000, 0)
+	for range limitFailures {
+		l.Fail("192.0.2.1", now)
+	}
+	for i := range maxClients {
+		l.Fail("10.1."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256), now.Add(time.Second))
+	}
+	if _, retry := l.Fail("192.0.2.1", now.Add(2*time.Second)); retry == 0 {
+		t.Errorf("a client over the bound is let go after failures from %d other addresses", maxClients)
+	}
+}

@@ -97,6 +97,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // the cookie from cross-site POSTs already, and this keeps a login form on
 // another site from logging a victim into the attacker's account.
 func sameOrigin(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return false
+	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		origin = r.Header.Get("Referer")

@@ -83,8 +83,10 @@ func TestLoginSession(t *testing.T) {
 			sessionCookie(resp) != nil || !strings.Contains(body, "wrong") {
 			t.Errorf("a wrong password: %d, cookie %v", resp.StatusCode, sessionCookie(resp))
 		}
-		if resp, _ := post(t, srv.URL+"/login", good, map[string]string{"Origin": "https://evil.example"}, nil); resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
-			t.Errorf("a login posted from another site: %d", resp.StatusCode)
+		for _, h := range []map[string]string{{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}} {
+			if resp, _ := post(t, srv.URL+"/login", good, h, nil); resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
+				t.Errorf("a login posted from another site (%v): %d", h, resp.StatusCode)
+			}
 		}
 		resp, _ := post(t, srv.URL+"/login", good, nil, nil)
 		c := sessionCookie(resp)

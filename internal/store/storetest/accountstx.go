@@ -96,6 +96,8 @@ func testAccountsInTx(t *testing.T, f *fixture) {
 		got, err = tx.GetUser(ctx, u.ID)
 		check(err, "GetUser")
 		wantSame(t, "updated user", got, u)
+		u.Role = store.RoleMember // admins do not go inactive: MarkUsersInactive below
+		check(tx.UpdateUser(ctx, u), "UpdateUser")
 
 		ws := &store.Workspace{ID: newID("ws_"), Name: "Second", CreatedAt: t0}
 		check(tx.CreateWorkspace(ctx, ws, ""), "CreateWorkspace")
