@@ -335,3 +335,25 @@ func TestUserInputIsChecked(t *testing.T) {
 		servicetest.Check(t, "delete itself", e.svc.DeleteUser(e.ctx, e.admin, e.admin.User.ID), servicetest.Want{Kind: errs.Conflict})
 	})
 }
+
+// TestRemovedMemberLosesAccessAtOnce: a member's access is remembered for
+// speed, and forgotten the moment its memberships change.
+func TestRemovedMemberLosesAccessAtOnce(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		wss := workspace.New(st, e.clock.Now)
+		e.auth.Forgotten = wss.ForgetMember
+		u, tok := e.member(t, "leaving@example.com")
+		p, err := e.auth.Integration(e.ctx, "Bearer "+tok.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wss.Access(e.ctx, p, e.ws); err != nil {
+			t.Fatalf("a member: %v", err)
+		}
+		if _, err := e.svc.UpdateUser(e.ctx, e.admin, u.ID, account.UserInput{Workspaces: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+		servicetest.Check(t, "right after leaving", wss.Access(e.ctx, p, e.ws), servicetest.Want{Kind: errs.NotFound})
+	})
+}

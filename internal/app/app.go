@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.auth = auth.NewAuthenticator(st, st, now, cfg.InactiveAfter)
 	a.auth.Log = log
 	workspaces := workspace.New(st, now)
+	a.auth.Forgotten = workspaces.ForgetMember
 	var checkTarget func(context.Context, string) error
 	if !cfg.AllowPrivateTargets {
 		checkTarget = func(ctx context.Context, url string) error {

@@ -108,7 +108,10 @@ type Announcer interface {
 // has checked, so that a busy publisher costs no database lookup per
 // request, and forgets a user's as soon as they change.
 type Authenticator struct {
-	Log           *slog.Logger // for failures nobody waits on; slog.Default() when nil
+	Log *slog.Logger // for failures nobody waits on; slog.Default() when nil
+	// Forgotten, when set, is told of every user Forget forgets, so that
+	// what else is cached about the user (its memberships) goes too.
+	Forgotten     func(userID string)
 	store         Store
 	cluster       Announcer
 	now           func() time.Time
@@ -245,12 +248,15 @@ func (a *Authenticator) Seen(userID, tokenID string, now time.Time) {
 // cluster notification that the user or one of its tokens changed.
 func (a *Authenticator) Forget(userID string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.gen++
 	for h, c := range a.cache {
 		if c.p.User.ID == userID {
 			delete(a.cache, h)
 		}
+	}
+	a.mu.Unlock()
+	if a.Forgotten != nil {
+		a.Forgotten(userID)
 	}
 }
 

@@ -33,8 +33,9 @@ type Service struct {
 	store Store
 	now   func() time.Time
 
-	mu    sync.Mutex
-	known map[string]time.Time // workspaces seen to exist, until when to trust it
+	mu      sync.Mutex
+	known   map[string]time.Time    // workspaces seen to exist, until when to trust it
+	members map[[2]string]time.Time // (workspace, user) seen a member, until when to trust it
 }
 
 // knownTTL bounds how long a workspace's existence is remembered, so a busy
@@ -47,7 +48,7 @@ const maxKnown = 10000
 
 // New returns the service; now is its clock.
 func New(st Store, now func() time.Time) *Service {
-	return &Service{store: st, now: now, known: map[string]time.Time{}}
+	return &Service{store: st, now: now, known: map[string]time.Time{}, members: map[[2]string]time.Time{}}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -103,7 +104,7 @@ func (s *Service) Access(ctx context.Context, p *auth.Principal, ws string) erro
 	if p.IsAdmin() {
 		return nil
 	}
-	ok, err := s.store.IsMember(ctx, ws, p.User.ID)
+	ok, err := s.member(ctx, ws, p.User.ID)
 	if err != nil {
 		return err
 	}
@@ -111,6 +112,45 @@ func (s *Service) Access(ctx context.Context, p *auth.Principal, ws string) erro
 		return errs.NotFoundf("workspace")
 	}
 	return nil
+}
+
+// member reports whether userID is a member of ws. A yes is remembered for
+// knownTTL, so that a member's busy integration costs no lookup per
+// request; ForgetMember drops it when the user's memberships change. A no
+// is never remembered: being added takes effect at once.
+func (s *Service) member(ctx context.Context, ws, userID string) (bool, error) {
+	key := [2]string{ws, userID}
+	now := s.now()
+	s.mu.Lock()
+	until, ok := s.members[key]
+	s.mu.Unlock()
+	if ok && now.Before(until) {
+		return true, nil
+	}
+	yes, err := s.store.IsMember(ctx, ws, userID)
+	if err != nil || !yes {
+		return false, err
+	}
+	s.mu.Lock()
+	if len(s.members) >= maxKnown {
+		s.members = map[[2]string]time.Time{}
+	}
+	s.members[key] = now.Add(knownTTL)
+	s.mu.Unlock()
+	return true, nil
+}
+
+// ForgetMember drops what is remembered of a user's memberships: the
+// authenticator calls it whenever it forgets the user (a change on this
+// node, or a cluster notification of one elsewhere).
+func (s *Service) ForgetMember(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.members {
+		if k[1] == userID {
+			delete(s.members, k)
+		}
+	}
 }
 
 func (s *Service) exists(ctx context.Context, ws string) error {
