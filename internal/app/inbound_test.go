@@ -274,9 +274,14 @@ func testInboundBadInput(t *testing.T, engine func(*config.Config)) {
 		Hash: auth.HashToken(pullToken), ResourceID: id.New(id.Subscription), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	inactive := &store.User{ID: id.New(id.User), Email: "gone@example.com", Name: "Gone", Role: store.RoleAdmin,
+	// A member (admins do not go inactive), of the workspace: refused for
+	// its inactivity alone.
+	inactive := &store.User{ID: id.New(id.User), Email: "gone@example.com", Name: "Gone", Role: store.RoleMember,
 		Status: store.UserActive, CreatedAt: now.Add(-srv.App.Config.InactiveAfter - time.Hour)}
 	if err := st.CreateUser(ctx, inactive); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMemberships(ctx, inactive.ID, []string{ws}); err != nil {
 		t.Fatal(err)
 	}
 	inactiveToken := auth.NewToken(store.TokenIntegration)
@@ -475,9 +480,12 @@ func TestInboundDeployteqRules(t *testing.T) {
 
 		// The owner of the webhook's token goes inactive: 401.
 		stale := time.Now().Add(-srv.App.Config.InactiveAfter - time.Hour).UTC()
-		owner := &store.User{ID: id.New(id.User), Email: "owner@example.com", Name: "Owner", Role: store.RoleAdmin,
+		owner := &store.User{ID: id.New(id.User), Email: "owner@example.com", Name: "Owner", Role: store.RoleMember,
 			Status: store.UserActive, CreatedAt: stale}
 		if err := st.CreateUser(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetMemberships(ctx, owner.ID, []string{ws}); err != nil {
 			t.Fatal(err)
 		}
 		// (Given the token while still active, as it were: straight in the store.)

@@ -324,7 +324,7 @@ func testToken(t *testing.T, e *env) {
 	}
 	// An inactive user cannot be given the token.
 	old := e.clock.T.Add(-48 * time.Hour)
-	u := &store.User{ID: id.New(id.User), Email: id.New("") + "old@example.com", Name: "Old", Role: store.RoleAdmin, Status: store.UserActive, CreatedAt: old}
+	u := &store.User{ID: id.New(id.User), Email: id.New("") + "old@example.com", Name: "Old", Role: store.RoleAdmin, Status: store.UserInactive, CreatedAt: old}
 	if err := e.st.CreateUser(e.ctx, u); err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func testReceive(t *testing.T, e *env) {
 
 	// An inactive owner's token fails.
 	old := e.clock.T.Add(-48 * time.Hour)
-	u := &store.User{ID: id.New(id.User), Email: id.New("") + "old@example.com", Name: "Old", Role: store.RoleAdmin, Status: store.UserActive, CreatedAt: old}
+	u := &store.User{ID: id.New(id.User), Email: id.New("") + "old@example.com", Name: "Old", Role: store.RoleAdmin, Status: store.UserInactive, CreatedAt: old}
 	if err := e.st.CreateUser(e.ctx, u); err != nil {
 		t.Fatal(err)
 	}
