@@ -397,6 +397,8 @@ func genericCases(f *fixture) []badCase {
 			add("content_type/"+kind, badCase{body: ri.valid, header: map[string]string{"Content-Type": ct},
 				status: http.StatusUnsupportedMediaType, code: "unsupported_media_type"})
 		}
+		add("content_encoding/gzip", badCase{body: ri.valid, header: map[string]string{"Content-Encoding": "gzip"},
+			status: http.StatusUnsupportedMediaType, code: "unsupported_media_type"})
 		if ri.body == requiredBody {
 			add("body/empty", badCase{body: "", status: http.StatusBadRequest, code: "malformed_json"})
 			add("body/whitespace", badCase{body: " \n\t ", status: http.StatusBadRequest, code: "malformed_json"})

@@ -127,9 +127,23 @@ func malformed(format string, args ...any) error {
 	return errs.New(errs.Malformed, "malformed_json", format, args...)
 }
 
+// Uncompressed refuses a body sent compressed: Postbode reads bodies as
+// they come, and a gzip body would otherwise be refused as text that is
+// not UTF-8, which misleads. Other transports (the inbound receiver) call
+// it too.
+func Uncompressed(r *http.Request) error {
+	if ce := strings.TrimSpace(r.Header.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+		return errs.New(errs.Unsupported, "unsupported_media_type", "send the body uncompressed, without Content-Encoding %q", ce)
+	}
+	return nil
+}
+
 // decode reads a JSON object body into v. An empty body is allowed when
 // optional, and leaves v as it was.
 func decode(r *http.Request, v any, optional bool) error {
+	if err := Uncompressed(r); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError

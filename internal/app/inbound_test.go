@@ -385,6 +385,8 @@ func testInboundBadInput(t *testing.T, engine func(*config.Config)) {
 		cases = append(cases, bad{"content_type/" + kind, h.ID, inReq{header: withAuth(map[string]string{"Content-Type": ct}), body: valid},
 			http.StatusUnsupportedMediaType, "unsupported_media_type"})
 	}
+	cases = append(cases, bad{"content_encoding/gzip", h.ID, inReq{header: withAuth(map[string]string{"Content-Encoding": "gzip"}), body: valid},
+		http.StatusUnsupportedMediaType, "unsupported_media_type"})
 	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"} {
 		cases = append(cases, bad{"method/" + m, h.ID, inReq{method: m, header: bearer(h.Token)}, http.StatusMethodNotAllowed, "method_not_allowed"})
 	}

@@ -94,6 +94,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = bodyError(bodyErr)
 	}
 	if err == nil {
+		err = api.Uncompressed(r)
+	}
+	if err == nil {
 		var data json.RawMessage
 		if data, err = decodeBody(r.Header.Get("Content-Type"), body); err == nil {
 			var res event.Published
