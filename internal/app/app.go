@@ -102,6 +102,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
 	a.mailboxes = mailbox.New(st, workspaces, a.auth, now)
 	a.ingest.OnMessages = a.mailboxes.Notify
+	a.ingest.Mailboxes = a.mailboxes
 
 	a.inbound = inbound.New(inbound.Options{Store: st, Workspaces: workspaces, Auth: a.auth, Events: events, Cluster: st,
 		PublicURL: cfg.PublicURL, InactiveAfter: cfg.InactiveAfter, Now: now})

@@ -62,11 +62,24 @@ type Dispatch interface {
 	Notify()
 }
 
+// Mailboxes is the part of the mailbox service that ingest hands new
+// messages to: a message reserved for a waiting claim is stored claimed
+// under its lease and handed over after the commit, so that the claim needs
+// no transaction of its own.
+type Mailboxes interface {
+	Reserve(subID, typ string, subject *string) (leaseID string, lease time.Duration, ok bool)
+	Release(subID, leaseID string)
+	Handoff(subID, leaseID string, cm store.ClaimedMessage)
+}
+
 // Ingester accepts events.
 type Ingester struct {
 	// OnMessages, when set, is called after a commit that put messages in
 	// mailboxes: it wakes the consumers waiting on them (long polls).
 	OnMessages func()
+	// Mailboxes, when set, takes new messages straight to claims waiting
+	// on this node, as the dispatcher takes deliveries.
+	Mailboxes Mailboxes
 
 	store    Store
 	now      func() time.Time
@@ -219,9 +232,18 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 		if s.Mode == store.ModePull {
 			// A message in the subscription's mailbox, for its consumer to
 			// claim; the store drops it if the subscription was deleted.
-			ne.Messages = append(ne.Messages, store.MailboxMessage{ID: id.New(id.Message), WorkspaceID: p.WorkspaceID,
+			m := store.MailboxMessage{ID: id.New(id.Message), WorkspaceID: p.WorkspaceID,
 				SubscriptionID: s.ID, EventID: ne.Event.ID, Type: p.Type, Subject: p.Subject, Status: store.MessageNew,
-				AvailableAt: now, CreatedAt: now, UpdatedAt: now, Coalesce: s.CoalesceBySubject})
+				AvailableAt: now, CreatedAt: now, UpdatedAt: now, Coalesce: s.CoalesceBySubject}
+			// A claim waiting for it takes it claimed; not when coalescing,
+			// where a later message of the batch may replace it.
+			if in.Mailboxes != nil && !s.CoalesceBySubject {
+				if leaseID, l, ok := in.Mailboxes.Reserve(s.ID, p.Type, p.Subject); ok {
+					until := now.Add(l)
+					m.Status, m.Claims, m.LeaseID, m.ClaimedUntil = store.MessageClaimed, 1, leaseID, &until
+				}
+			}
+			ne.Messages = append(ne.Messages, m)
 			continue
 		}
 		// Pending (or sending, leased to this node) whatever the cached
@@ -395,6 +417,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 			if !mine[i].Duplicate {
 				created++
 				messages = messages || len(r.nes[i].Messages) > 0
+				in.handMessages(&r.nes[i], &mine[i].Event)
+			} else {
+				in.handMessages(&r.nes[i], nil)
 			}
 			in.handOver(&r.nes[i], mine[i].Leased)
 		}
@@ -413,6 +438,26 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 func (in *Ingester) releaseAll(nes []store.NewEvent) {
 	for i := range nes {
 		in.handOver(&nes[i], nil)
+		in.handMessages(&nes[i], nil)
+	}
+}
+
+// handMessages gives the claims they were reserved for the messages of one
+// event stored claimed (ev set), or gives the reservations back (ev nil:
+// not stored, or a duplicate).
+func (in *Ingester) handMessages(ne *store.NewEvent, ev *store.Event) {
+	if in.Mailboxes == nil {
+		return
+	}
+	for _, m := range ne.Messages {
+		if m.LeaseID == "" {
+			continue
+		}
+		if ev == nil {
+			in.Mailboxes.Release(m.SubscriptionID, m.LeaseID)
+			continue
+		}
+		in.Mailboxes.Handoff(m.SubscriptionID, m.LeaseID, store.ClaimedMessage{Message: m, Event: *ev})
 	}
 }
 

@@ -48,15 +48,17 @@ type Service struct {
 	auth       *auth.Authenticator
 	now        func() time.Time
 
-	mu   sync.Mutex
-	wake chan struct{} // closed and replaced when new messages may be claimable
+	mu      sync.Mutex
+	wake    chan struct{}        // closed and replaced when new messages may be claimable
+	waiters map[string][]*waiter // claims waiting, by subscription (handoff.go)
 
 	acks ackGroup // single acknowledgements, written together
 }
 
 // New returns the service.
 func New(st Store, ws *workspace.Service, a *auth.Authenticator, now func() time.Time) *Service {
-	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{}), acks: ackGroup{st: st}}
+	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{}), acks: ackGroup{st: st},
+		waiters: map[string][]*waiter{}}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -193,6 +195,32 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 	}
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()
+	// w, once the claim waits, takes messages handed over by publishes on
+	// this node; finish collects them with what the last claim found.
+	var w *waiter
+	finish := func(got []store.ClaimedMessage) *Claims {
+		if w != nil {
+			s.leave(w)
+			for len(w.got) > 0 {
+				got = append(got, <-w.got)
+			}
+		}
+		out := &Claims{Messages: make([]Claimed, len(got))}
+		for i := range got {
+			m := &got[i].Message
+			out.Messages[i] = Claimed{ID: m.ID, Event: &got[i].Event, ClaimedUntil: *m.ClaimedUntil, Claims: m.Claims, LeaseID: m.LeaseID}
+		}
+		return out
+	}
+	defer func() {
+		if w != nil && !w.done { // an error: give back what was handed over
+			s.leave(w)
+			for len(w.got) > 0 {
+				cm := <-w.got
+				s.Handoff(sub.ID, "", cm) // no waiter has lease "": released
+			}
+		}
+	}()
 	for {
 		woken := s.waiter() // before the claim: a publish after it still wakes
 		now := s.clock()
@@ -202,16 +230,16 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 		if err != nil {
 			return nil, err
 		}
-		if len(got) > 0 || wait == 0 {
-			out := &Claims{Messages: make([]Claimed, len(got))}
-			for i := range got {
-				m := &got[i].Message
-				out.Messages[i] = Claimed{ID: m.ID, Event: &got[i].Event, ClaimedUntil: *m.ClaimedUntil, Claims: m.Claims, LeaseID: m.LeaseID}
-			}
-			return out, nil
+		if len(got) > 0 || wait == 0 || w != nil && len(w.got) > 0 {
+			return finish(got), nil
 		}
-		// Nothing yet: wait for a publish, for the earliest delay or lease
-		// to run out, or for the wait to end.
+		if w == nil {
+			w = &waiter{sub: sub.ID, typ: in.Type, subject: in.Subject, count: count, lease: time.Duration(lease) * time.Second,
+				leaseID: newLeaseID(), got: make(chan store.ClaimedMessage, count)}
+			s.wait(w)
+		}
+		// Nothing yet: wait for a message handed over, a publish, the
+		// earliest delay or lease to run out, or the wait to end.
 		var due <-chan time.Time
 		var timer *time.Timer
 		if next, ok, err := s.store.NextMessage(ctx, sub.ID, now); err != nil {
@@ -220,7 +248,10 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 			timer = time.NewTimer(max(next.Sub(now), time.Millisecond))
 			due = timer.C
 		}
+		var handed *store.ClaimedMessage
 		select {
+		case cm := <-w.got:
+			handed = &cm
 		case <-woken:
 		case <-due:
 		case <-deadline.C:
@@ -231,7 +262,13 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 			timer.Stop()
 		}
 		if err := ctx.Err(); err != nil {
+			if handed != nil {
+				s.Handoff(sub.ID, "", *handed)
+			}
 			return nil, err
+		}
+		if handed != nil {
+			return finish([]store.ClaimedMessage{*handed}), nil
 		}
 	}
 }

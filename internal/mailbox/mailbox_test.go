@@ -69,7 +69,7 @@ func newEnv(t *testing.T, st store.Store) *env {
 	e := &env{ctx: ctx, clock: c, st: st, svc: mailbox.New(st, wss, a, c.Now),
 		subs:   subscription.New(subscription.Options{Store: st, Workspaces: wss, Routes: in, Delivery: noDispatch{}, Now: c.Now}),
 		events: event.New(st, wss, in, noDispatch{}, c.Now), admin: servicetest.User(t, st, store.RoleAdmin, "admin@example.com")}
-	in.OnMessages = e.svc.Notify
+	in.OnMessages, in.Mailboxes = e.svc.Notify, e.svc
 	w, err := wss.Create(ctx, e.admin, "Main")
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +227,14 @@ func TestLongPolling(t *testing.T) {
 		evt := e.publish(t, "task.new", "task/9")
 		select {
 		case got := <-done:
-			if len(got) != 1 || got[0].Event.ID != evt {
-				t.Errorf("woken with %+v", got)
+			if len(got) != 1 || got[0].Event.ID != evt || got[0].Claims != 1 || got[0].LeaseID == "" {
+				t.Fatalf("woken with %+v", got)
+			}
+			// Handed over claimed, in the publish's transaction: it is
+			// claimed in the store, under the lease the claim answered.
+			if _, err := e.svc.Ack(e.ctx, e.admin, e.ws, sub.ID, got[0].ID, store.AckSuccess,
+				mailbox.AckInput{LeaseID: got[0].LeaseID}); err != nil {
+				t.Errorf("acknowledging the handed message: %v", err)
 			}
 			if d := time.Since(published); d > 2*time.Second {
 				t.Errorf("woken %v after the publish", d)

@@ -444,6 +444,9 @@ type NewEvent struct {
 	// and a subject first makes its subscription's messages about that
 	// subject that are new (or claimed under a lease run out at its
 	// CreatedAt) replaced, in the same transaction.
+	// A message with LeaseID and ClaimedUntil set is stored claimed (its
+	// first claim) under that lease: it is handed straight to a claimer
+	// waiting on the inserting node, which so needs no claim of its own.
 	Messages []MailboxMessage
 }
 

@@ -77,8 +77,12 @@ func writeMessages(ctx context.Context, tx pgx.Tx, events []store.NewEvent, out 
 				}
 				pendingOf[k] = append(pendingOf[k], len(rows))
 			}
-			rows = append(rows, []any{m.ID, e.WorkspaceID, m.SubscriptionID, e.ID, e.Type, e.Subject, store.MessageNew,
-				0, nil, "", created, "", created, created})
+			status, claims, until := store.MessageNew, 0, (*time.Time)(nil)
+			if m.LeaseID != "" && m.ClaimedUntil != nil { // handed to a waiting claimer: claimed already
+				status, claims, until = store.MessageClaimed, 1, m.ClaimedUntil
+			}
+			rows = append(rows, []any{m.ID, e.WorkspaceID, m.SubscriptionID, e.ID, e.Type, e.Subject, status,
+				claims, until, m.LeaseID, created, "", created, created})
 		}
 	}
 	if len(rows) == 0 {

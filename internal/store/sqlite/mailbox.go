@@ -64,8 +64,8 @@ func (w *messageWriter) write(ctx context.Context, e *store.Event, msgs []store.
 		if w.insert == nil {
 			var err error
 			if w.insert, err = w.tx.PrepareContext(ctx, `INSERT INTO mailbox_messages (id, workspace_id, subscription_id,
-				event_id, type, subject, status, available_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)`); err != nil {
+				event_id, type, subject, status, claims, claimed_until, lease_id, available_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 				return err
 			}
 		}
@@ -87,8 +87,12 @@ func (w *messageWriter) write(ctx context.Context, e *store.Event, msgs []store.
 				return err
 			}
 		}
+		status, claims, until := store.MessageNew, 0, any(nil)
+		if m.LeaseID != "" && m.ClaimedUntil != nil { // handed to a waiting claimer: claimed already
+			status, claims, until = store.MessageClaimed, 1, micros(*m.ClaimedUntil)
+		}
 		if _, err := w.insert.ExecContext(ctx, m.ID, e.WorkspaceID, m.SubscriptionID, e.ID, e.Type, nullString(e.Subject),
-			micros(created), micros(created), micros(created)); err != nil {
+			status, claims, until, m.LeaseID, micros(created), micros(created), micros(created)); err != nil {
 			return err
 		}
 	}
