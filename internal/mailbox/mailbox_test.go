@@ -418,3 +418,31 @@ func TestConcurrentAcks(t *testing.T) {
 		}
 	})
 }
+
+// TestHandoffToNobodyReleases: a message stored claimed for a claim that
+// answered before it was handed over is released, new again, so that the
+// next claim takes it rather than waiting for the lease to run out.
+func TestHandoffToNobodyReleases(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		sub := e.pull(t, subscription.Input{})
+		e.publish(t, "task.new", "task/1")
+		got := e.claim(t, sub.ID, mailbox.ClaimInput{LeaseSeconds: ptr(3600)})
+		if len(got) != 1 {
+			t.Fatalf("claimed %+v", got)
+		}
+		m := store.MailboxMessage{ID: got[0].ID, WorkspaceID: e.ws, SubscriptionID: sub.ID}
+		e.svc.Handoff(sub.ID, got[0].LeaseID, store.ClaimedMessage{Message: m}) // nobody waits under that lease
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			stats, err := e.svc.Stats(e.ctx, e.admin, e.ws, sub.ID)
+			if err == nil && stats[store.MessageNew] == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the message handed to nobody is not released: %v, %v", stats, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
