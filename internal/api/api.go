@@ -95,7 +95,7 @@ func New(opt Options) *Server {
 		{"POST /api/v1/tokens/{id}/transfer", s.transferToken},
 	}
 	for _, rt := range routes {
-		s.mux.Handle(rt.pattern, s.endpoint(s.integration, rt.h))
+		s.mux.Handle(rt.pattern, s.endpoint(integration, rt.h))
 	}
 	// Mailboxes take their own app token too.
 	for _, rt := range []struct {
@@ -111,7 +111,7 @@ func New(opt Options) *Server {
 		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox", s.searchMailbox},
 		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats", s.mailboxStats},
 	} {
-		s.mux.Handle(rt.pattern, s.endpoint(s.mailbox, rt.h))
+		s.mux.Handle(rt.pattern, s.endpoint(mailboxAuth, rt.h))
 	}
 	// Everything else lands here (the mux prefers any match to its own
 	// plain-text 404 and 405), so a request is routed once.
@@ -159,35 +159,49 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, errs.New(errs.NotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path))
 }
 
-// integration authenticates a management API request: integration tokens only.
-func (s *Server) integration(r *http.Request) (*auth.Principal, error) {
-	return s.Auth.Integration(r.Context(), r.Header.Get("Authorization"))
+// authn is how a route authenticates, and the challenges its 401 names.
+type authn struct {
+	authenticate func(s *Server, r *http.Request) (*auth.Principal, error)
+	challenges   []string
 }
 
-// mailbox authenticates a mailbox request: the pull subscription's app
-// token (bearer or basic) or an integration token.
-func (s *Server) mailbox(r *http.Request) (*auth.Principal, error) {
-	return s.Mailboxes.Authenticate(r.Context(), auth.ParseAuthorization(r.Header.Get("Authorization")), r.PathValue("id"))
-}
+var (
+	// integration: the management API takes integration tokens only.
+	integration = authn{
+		authenticate: func(s *Server, r *http.Request) (*auth.Principal, error) {
+			return s.Auth.Integration(r.Context(), r.Header.Get("Authorization"))
+		},
+		challenges: []string{`Bearer realm="postbode"`},
+	}
+	// mailboxAuth: a mailbox takes the pull subscription's app token,
+	// bearer or basic, or an integration token.
+	mailboxAuth = authn{
+		authenticate: func(s *Server, r *http.Request) (*auth.Principal, error) {
+			return s.Mailboxes.Authenticate(r.Context(), auth.ParseAuthorization(r.Header.Get("Authorization")), r.PathValue("id"))
+		},
+		challenges: []string{`Bearer realm="postbode"`, `Basic realm="postbode"`},
+	}
+)
 
-// endpoint authenticates with authenticate, runs h, and writes its result
-// or error as JSON. A panic becomes a logged 500, never a dropped connection.
-func (s *Server) endpoint(authenticate func(*http.Request) (*auth.Principal, error), h handler) http.Handler {
+// endpoint authenticates with a, runs h, and writes its result or error as
+// JSON. A panic becomes a logged 500, never a dropped connection.
+func (s *Server) endpoint(a authn, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail := func(err error) { WriteError(w, r, s.Log, err, a.challenges...) }
 		defer func() {
 			if v := recover(); v != nil {
 				s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
-				s.fail(w, r, errs.New(errs.Internal, "internal_error", "panic"))
+				fail(errs.New(errs.Internal, "internal_error", "panic"))
 			}
 		}()
-		p, err := authenticate(r)
+		p, err := a.authenticate(s, r)
 		if err != nil {
-			s.fail(w, r, err)
+			fail(err)
 			return
 		}
 		status, body, err := h(r, p)
 		if err != nil {
-			s.fail(w, r, err)
+			fail(err)
 			return
 		}
 		if body == nil {

@@ -67,14 +67,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// fail writes err as the JSON error body. Internal errors are logged and
-// shown without their details.
+// fail writes err, met outside any route, as the JSON error body.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if strings.Contains(r.URL.Path, "/mailbox") { // mailboxes take basic auth too
-		WriteError(w, r, s.Log, err, `Bearer realm="postbode"`, `Basic realm="postbode"`)
-		return
-	}
-	WriteError(w, r, s.Log, err, `Bearer realm="postbode"`)
+	WriteError(w, r, s.Log, err)
 }
 
 // WriteError writes err as the API's JSON error body with the status its

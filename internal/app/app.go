@@ -184,10 +184,8 @@ func (a *App) notified(n store.Notification) {
 	if n.Deliveries {
 		a.dispatcher.Notify()
 	}
-	// Messages stored or released on another node; after a lost
-	// connection (Deliveries alone) they may have been missed.
-	if n.Mailbox != "" || n.Deliveries {
-		a.mailboxes.Notify()
+	if n.Mailbox != "" { // messages stored or released on another node
+		a.mailboxes.Notify(n.Mailbox)
 	}
 }
 

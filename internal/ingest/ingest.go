@@ -74,9 +74,9 @@ type Mailboxes interface {
 
 // Ingester accepts events.
 type Ingester struct {
-	// OnMessages, when set, is called after a commit that put messages in
-	// mailboxes: it wakes the consumers waiting on them (long polls).
-	OnMessages func()
+	// OnMessages, when set, is called after a commit with each subscription
+	// whose mailbox got messages: it wakes the claims waiting on them.
+	OnMessages func(subscriptionID string)
 	// Mailboxes, when set, takes new messages straight to claims waiting
 	// on this node, as the dispatcher takes deliveries.
 	Mailboxes Mailboxes
@@ -404,7 +404,8 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		}
 		return
 	}
-	created, messages := 0, false
+	created := 0
+	var filled map[string]bool // mailboxes that got messages
 	for _, r := range batch {
 		if err != nil {
 			in.releaseAll(r.nes)
@@ -416,7 +417,12 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		for i := range r.nes {
 			if !mine[i].Duplicate {
 				created++
-				messages = messages || len(r.nes[i].Messages) > 0
+				for _, m := range r.nes[i].Messages {
+					if filled == nil {
+						filled = map[string]bool{}
+					}
+					filled[m.SubscriptionID] = true
+				}
 				in.handMessages(&r.nes[i], &mine[i].Event)
 			} else {
 				in.handMessages(&r.nes[i], nil)
@@ -429,8 +435,10 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		in.metrics.EventsAccepted.Add(float64(created))
 		in.dispatch.Notify()
 	}
-	if messages && in.OnMessages != nil {
-		in.OnMessages()
+	if in.OnMessages != nil {
+		for sub := range filled {
+			in.OnMessages(sub)
+		}
 	}
 }
 

@@ -82,8 +82,7 @@ func (s *Service) Release(subID, leaseID string) {
 }
 
 // Handoff gives a stored, claimed message to the claim it was reserved
-// for. If that claim answered meanwhile, the message is released, new
-// again, for the next claim.
+// for. If that claim answered meanwhile, the message is released.
 func (s *Service) Handoff(subID, leaseID string, cm store.ClaimedMessage) {
 	s.mu.Lock()
 	for _, w := range s.waiters[subID] {
@@ -94,11 +93,19 @@ func (s *Service) Handoff(subID, leaseID string, cm store.ClaimedMessage) {
 		}
 	}
 	s.mu.Unlock()
+	s.release(cm)
+}
+
+// release makes a message handed over to nobody new again, for the next
+// claim, rather than leave it claimed until its lease runs out.
+func (s *Service) release(cm store.ClaimedMessage) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.store.AckMessage(ctx, store.MailboxAck{WorkspaceID: cm.Message.WorkspaceID, SubscriptionID: subID,
-			MessageID: cm.Message.ID, LeaseID: leaseID, Action: store.AckRelease, Now: s.clock()})
-		s.Notify()
+		m := cm.Message
+		if _, err := s.store.AckMessage(ctx, store.MailboxAck{WorkspaceID: m.WorkspaceID, SubscriptionID: m.SubscriptionID,
+			MessageID: m.ID, LeaseID: m.LeaseID, Action: store.AckRelease, Now: s.clock()}); err == nil {
+			s.Notify(m.SubscriptionID)
+		}
 	}()
 }

@@ -49,34 +49,45 @@ type Service struct {
 	now        func() time.Time
 
 	mu      sync.Mutex
-	wake    chan struct{}        // closed and replaced when new messages may be claimable
-	waiters map[string][]*waiter // claims waiting, by subscription (handoff.go)
+	wakes   map[string]chan struct{} // by subscription: closed when new messages may be claimable
+	waiters map[string][]*waiter     // claims waiting, by subscription (handoff.go)
 
 	acks ackGroup // single acknowledgements, written together
 }
 
 // New returns the service.
 func New(st Store, ws *workspace.Service, a *auth.Authenticator, now func() time.Time) *Service {
-	return &Service{store: st, workspaces: ws, auth: a, now: now, wake: make(chan struct{}), acks: ackGroup{st: st},
+	return &Service{store: st, workspaces: ws, auth: a, now: now, wakes: map[string]chan struct{}{}, acks: ackGroup{st: st},
 		waiters: map[string][]*waiter{}}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Notify wakes the claims waiting for messages: ingest calls it after a
-// commit put messages in mailboxes, and the node does on a cluster
-// notification that another node stored some.
-func (s *Service) Notify() {
-	s.mu.Lock()
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *Service) waiter() <-chan struct{} {
+// Notify wakes the claims waiting on the mailbox of subscription subID
+// (store.MailboxAny: every mailbox): ingest calls it after a commit put
+// messages there, and the node on a cluster notification that another node
+// did. Only the claims of that mailbox look again.
+func (s *Service) Notify(subID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.wake
+	for sub, c := range s.wakes {
+		if subID == store.MailboxAny || sub == subID {
+			close(c)
+			delete(s.wakes, sub)
+		}
+	}
+}
+
+// woken is closed when the mailbox of subID may have new messages.
+func (s *Service) woken(subID string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.wakes[subID]
+	if !ok {
+		c = make(chan struct{})
+		s.wakes[subID] = c
+	}
+	return c
 }
 
 // Authenticate checks a mailbox request's credential: the pull
@@ -216,13 +227,12 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 		if w != nil && !w.done { // an error: give back what was handed over
 			s.leave(w)
 			for len(w.got) > 0 {
-				cm := <-w.got
-				s.Handoff(sub.ID, "", cm) // no waiter has lease "": released
+				s.release(<-w.got)
 			}
 		}
 	}()
 	for {
-		woken := s.waiter() // before the claim: a publish after it still wakes
+		woken := s.woken(sub.ID) // before the claim: a publish after it still wakes
 		now := s.clock()
 		got, err := s.store.ClaimMessages(ctx, store.MailboxClaim{WorkspaceID: ws, SubscriptionID: sub.ID, Count: count,
 			Type: in.Type, Subject: in.Subject, Now: now, LeaseUntil: now.Add(time.Duration(lease) * time.Second),
@@ -263,7 +273,7 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 		}
 		if err := ctx.Err(); err != nil {
 			if handed != nil {
-				s.Handoff(sub.ID, "", *handed)
+				s.release(*handed)
 			}
 			return nil, err
 		}
@@ -307,7 +317,7 @@ func (s *Service) Ack(ctx context.Context, p *auth.Principal, ws, subID, msgID, 
 		return nil, err
 	}
 	if action == store.AckRelease {
-		s.Notify() // a waiting claim may take it (now or after its delay)
+		s.Notify(sub.ID) // a waiting claim may take it (now or after its delay)
 	}
 	return m, nil
 }
@@ -467,7 +477,7 @@ func (s *Service) AckBatch(ctx context.Context, p *auth.Principal, ws, subID str
 		out.Results[i].Status = r.Message.Status
 	}
 	if released {
-		s.Notify()
+		s.Notify(sub.ID)
 	}
 	return out, nil
 }

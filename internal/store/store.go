@@ -373,7 +373,8 @@ type Cluster interface {
 	// Listen calls fn for changes made by any node (new due deliveries, a
 	// changed subscription, what Announce says) until ctx ends. An engine
 	// confined to one process may never call fn: there, every change is
-	// seen in-process.
+	// seen in-process. After notifications may have been missed (a lost
+	// connection), fn is called with Deliveries set and Mailbox MailboxAny.
 	Listen(ctx context.Context, fn func(Notification)) error
 	// Announce tells every node's Listen of n. The engine announces the
 	// changes it makes itself (deliveries, subscriptions); a caller

@@ -161,14 +161,20 @@ func insertToken(ctx context.Context, q querier, tok *store.Token) error {
 	if tok.ResourceID != "" {
 		res = &tok.ResourceID
 	}
-	var owner, ok bool
-	err := q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
+	return ownedInsert(q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
 		ins AS (INSERT INTO tokens (id, user_id, kind, name, hash, resource_id, created_at)
 			SELECT $1::text, owner, $3::text, $4::text, $5::text, $6::text, $7::timestamptz FROM u
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)`,
-		tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash, res, tok.CreatedAt).Scan(&owner, &ok)
-	switch {
+		tok.ID, tok.UserID, tok.Kind, tok.Name, tok.Hash, res, tok.CreatedAt))
+}
+
+// ownedInsert reads the answer of an insert made while holding its
+// owner's row (WITH u … FOR KEY SHARE, ins … ON CONFLICT DO NOTHING):
+// whether the owner was there, and whether the row went in.
+func ownedInsert(row pgx.Row) error {
+	var owner, ok bool
+	switch err := row.Scan(&owner, &ok); {
 	case err != nil:
 		return err
 	case !owner:

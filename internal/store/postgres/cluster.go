@@ -78,7 +78,8 @@ func parseNotification(payload string) store.Notification {
 
 // Listen holds one connection in LISTEN and calls fn for every notification
 // until ctx ends. After a lost connection it reconnects and calls fn with
-// Deliveries set, since notifications may have been missed meanwhile.
+// Deliveries set and Mailbox MailboxAny, since notifications may have been
+// missed meanwhile.
 func (db *DB) Listen(ctx context.Context, fn func(store.Notification)) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -93,7 +94,7 @@ func (db *DB) Listen(ctx context.Context, fn func(store.Notification)) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
-		fn(store.Notification{Deliveries: true})
+		fn(store.Notification{Deliveries: true, Mailbox: store.MailboxAny})
 	}
 	return nil
 }

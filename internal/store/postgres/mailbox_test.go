@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
@@ -93,20 +92,3 @@ func BenchmarkMailbox(b *testing.B) {
 	})
 }
 
-func TestMailboxWorkspaceCascade(t *testing.T) {
-	url := pgtest.URL(t)
-	db, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	storetest.MailboxWorkspaceCascade(t, db, func(ctx context.Context, id string) error {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
-		return err
-	})
-}

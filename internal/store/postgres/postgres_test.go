@@ -51,20 +51,22 @@ func TestAnnounceReachesOtherNodes(t *testing.T) {
 }
 
 func TestWorkspaceCascade(t *testing.T) {
-	url := pgtest.URL(t)
-	db, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	storetest.WorkspaceCascade(t, db, func(ctx context.Context, id string) error {
-		conn, err := pgx.Connect(ctx, url)
+	storetest.WorkspaceCascade(t, func(t *testing.T) (store.Store, func(context.Context, string) error) {
+		url := pgtest.URL(t)
+		db, err := postgres.Open(t.Context(), url)
 		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db, func(ctx context.Context, id string) error {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				return err
+			}
+			defer conn.Close(ctx)
+			_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
 			return err
 		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
-		return err
 	})
 }
 

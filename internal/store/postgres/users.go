@@ -261,21 +261,11 @@ func (t tables) CountTokens(ctx context.Context, userID string) (_ int, err erro
 // insertToken does.
 func (t tables) CreateSession(ctx context.Context, s *store.Session) (err error) {
 	defer unavailable(&err)
-	var owner, ok bool
-	err = t.q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
+	return ownedInsert(t.q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
 		ins AS (INSERT INTO sessions (hash, user_id, created_at, expires_at)
 			SELECT $1::text, owner, $3::timestamptz, $4::timestamptz FROM u ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)`,
-		s.Hash, s.UserID, s.CreatedAt, s.ExpiresAt).Scan(&owner, &ok)
-	switch {
-	case err != nil:
-		return err
-	case !owner:
-		return store.ErrNotFound
-	case !ok:
-		return store.ErrConflict
-	}
-	return nil
+		s.Hash, s.UserID, s.CreatedAt, s.ExpiresAt))
 }
 
 // SessionByHash returns a session unexpired at now, with its user.

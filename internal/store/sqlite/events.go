@@ -244,17 +244,11 @@ func (db *DB) ListEvents(ctx context.Context, workspaceID string, f store.EventF
 		q += ` AND created_at < ?`
 		args = append(args, micros(f.Until))
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, p.Size())...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
+	return queryAll(ctx, db.r, func(row interface{ Scan(...any) error }) (*store.Event, error) {
 		var e store.Event
 		var data, userID, subject sql.NullString
 		var created int64
-		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created); err != nil {
+		if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created); err != nil {
 			return nil, err
 		}
 		if data.Valid {
@@ -264,7 +258,6 @@ func (db *DB) ListEvents(ctx context.Context, workspaceID string, f store.EventF
 		}
 		e.UserID, e.Subject = stringPtr(userID), stringPtr(subject)
 		e.CreatedAt = fromMicros(created)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return &e, nil
+	}, q+` ORDER BY id DESC LIMIT ?`, append(args, p.Size())...)
 }

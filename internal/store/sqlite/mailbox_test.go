@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"testing"
 
 	"github.com/postbode/postbode/internal/store"
@@ -16,17 +15,5 @@ func BenchmarkMailbox(b *testing.B) {
 		}
 		b.Cleanup(func() { db.Close() })
 		return db
-	})
-}
-
-func TestMailboxWorkspaceCascade(t *testing.T) {
-	db, err := Open(t.Context(), t.TempDir())
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer db.Close()
-	storetest.MailboxWorkspaceCascade(t, db, func(ctx context.Context, id string) error {
-		_, err := db.w.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
-		return err
 	})
 }

@@ -134,13 +134,15 @@ func BenchmarkHotPath(b *testing.B) {
 }
 
 func TestWorkspaceCascade(t *testing.T) {
-	db, err := Open(t.Context(), t.TempDir())
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer db.Close()
-	storetest.WorkspaceCascade(t, db, func(ctx context.Context, id string) error {
-		_, err := db.w.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
-		return err
+	storetest.WorkspaceCascade(t, func(t *testing.T) (store.Store, func(context.Context, string) error) {
+		db, err := Open(t.Context(), t.TempDir())
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db, func(ctx context.Context, id string) error {
+			_, err := db.w.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
+			return err
+		}
 	})
 }

@@ -441,12 +441,19 @@ func inboundRequestTests() []test {
 	}
 }
 
-// WorkspaceCascade checks what deleting a workspace does to its inbound
-// webhooks: they go, with their logs and app tokens, and their tokens'
-// owner can then be deleted. The store has no method that deletes a
-// workspace, so each engine's own test passes deleteWorkspace, which does
+// WorkspaceCascade checks what deleting a workspace does: its inbound
+// webhooks go, with their logs and app tokens (whose owner can then be
+// deleted), and its mailboxes' messages go; another workspace's stay. The
+// store has no method that deletes a workspace, so each engine's own test
+// passes open, which returns a fresh store and a deleteWorkspace that does
 // it in the database.
-func WorkspaceCascade(t *testing.T, s store.Store, deleteWorkspace func(ctx context.Context, id string) error) {
+func WorkspaceCascade(t *testing.T, open func(t *testing.T) (store.Store, func(ctx context.Context, id string) error)) {
+	t.Run("Inbound", func(t *testing.T) { inboundCascade(t, open) })
+	t.Run("Mailboxes", func(t *testing.T) { mailboxCascade(t, open) })
+}
+
+func inboundCascade(t *testing.T, open func(t *testing.T) (store.Store, func(ctx context.Context, id string) error)) {
+	s, deleteWorkspace := open(t)
 	f := &fixture{t: t, s: s, ctx: t.Context(), eventOf: map[string][2]string{}}
 	f.user = f.newUser("owner@example.com")
 	f.ws = f.newWorkspace("Main", f.user.ID)

@@ -836,10 +836,9 @@ func claimRace(t *testing.T, f *fixture, nodes []store.Store) {
 	}
 }
 
-// MailboxWorkspaceCascade checks that deleting a workspace, which the
-// interface cannot do yet (deleteWorkspace does it in the engine's own
-// way), deletes its mailboxes' messages, and no other workspace's.
-func MailboxWorkspaceCascade(t *testing.T, s store.Store, deleteWorkspace func(ctx context.Context, id string) error) {
+// mailboxCascade is WorkspaceCascade's check of mailboxes' messages.
+func mailboxCascade(t *testing.T, open func(t *testing.T) (store.Store, func(ctx context.Context, id string) error)) {
+	s, deleteWorkspace := open(t)
 	f := &fixture{t: t, s: s, ctx: t.Context(), eventOf: map[string][2]string{}}
 	f.user = f.newUser("owner@example.com")
 	f.ws = f.newWorkspace("Main", f.user.ID)
