@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/postgres/pgtest"
@@ -91,4 +90,3 @@ func BenchmarkMailbox(b *testing.B) {
 		return db
 	})
 }
-
