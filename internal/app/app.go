@@ -101,7 +101,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
 	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
 	a.mailboxes = mailbox.New(st, workspaces, a.auth, now)
-	a.ingest.OnMessages = a.mailboxes.Notify
 	a.ingest.Mailboxes = a.mailboxes
 
 	a.inbound = inbound.New(inbound.Options{Store: st, Workspaces: workspaces, Auth: a.auth, Events: events, Cluster: st,

@@ -170,16 +170,6 @@ func ParseAuthorization(h string) Credential {
 	return Credential{}
 }
 
-// BearerToken extracts the token of an "Authorization: Bearer …" header.
-func BearerToken(header string) (string, bool) {
-	scheme, tok, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
-}
-
 // Token looks a presented token up; the caller decides whether the token
 // may do what it was presented for, and then calls Used. The hash is found through the unique
 // index and then compared in constant time, so a lookup never turns into a
@@ -288,11 +278,11 @@ func NewPassword() string {
 
 // Integration authenticates a management API request: only integration tokens qualify.
 func (a *Authenticator) Integration(ctx context.Context, authorization string) (*Principal, error) {
-	tok, ok := BearerToken(authorization)
-	if !ok {
+	c := ParseAuthorization(authorization)
+	if c.Basic || c.Token == "" {
 		return nil, ErrUnauthenticated
 	}
-	p, err := a.Token(ctx, tok)
+	p, err := a.Token(ctx, c.Token)
 	if err != nil {
 		return nil, err
 	}

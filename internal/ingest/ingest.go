@@ -70,15 +70,15 @@ type Mailboxes interface {
 	Reserve(subID, typ string, subject *string) (leaseID string, lease time.Duration, ok bool)
 	Release(subID, leaseID string)
 	Handoff(subID, leaseID string, cm store.ClaimedMessage)
+	// Notify says the mailbox of subID got new messages.
+	Notify(subID string)
 }
 
 // Ingester accepts events.
 type Ingester struct {
-	// OnMessages, when set, is called after a commit with each subscription
-	// whose mailbox got messages: it wakes the claims waiting on them.
-	OnMessages func(subscriptionID string)
 	// Mailboxes, when set, takes new messages straight to claims waiting
-	// on this node, as the dispatcher takes deliveries.
+	// on this node, as the dispatcher takes deliveries, and is told of the
+	// mailboxes a commit put new messages in.
 	Mailboxes Mailboxes
 
 	store    Store
@@ -94,13 +94,15 @@ type Ingester struct {
 	gen    uint64 // bumped by Invalidate: a load begun before is not cached
 	routes map[string]routes
 	types  map[[2]string]eventType // by (workspace, name): event types never change
+
+	schemas *schema.Cache // compiled schemas, bounded in count and bytes
 }
 
 // eventType is what routing needs of an event type: its label, and its
-// schema compiled once (nil without one, which then costs nothing).
+// schema document (empty without one, which then costs nothing).
 type eventType struct {
 	label  string
-	schema *schema.Schema
+	schema []byte
 }
 
 type routes struct {
@@ -127,7 +129,8 @@ type reply struct {
 // now is its clock.
 func New(s Store, dispatch Dispatch, writers int, m *metrics.Metrics, log *slog.Logger, now func() time.Time) *Ingester {
 	return &Ingester{store: s, now: now, dispatch: dispatch, writers: max(writers, 1), metrics: m, log: log,
-		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, types: map[[2]string]eventType{}}
+		reqs: make(chan *request, 4*maxBatch), stopped: make(chan struct{}), routes: map[string]routes{}, types: map[[2]string]eventType{},
+		schemas: schema.NewCache(0, 0)}
 }
 
 // Invalidate drops the cached routes of a workspace after a subscription changed.
@@ -211,8 +214,12 @@ func (in *Ingester) route(ctx context.Context, p Publish, now time.Time) (ne sto
 	if err != nil {
 		return ne, 0, err
 	}
-	if err := et.schema.Validate(p.Data); err != nil {
-		return ne, 0, schemaError(err)
+	// A stored schema that no longer compiles was logged when its type
+	// loaded; it must not take publishing down, so its events go unchecked.
+	if sch, err := in.schemas.Get(p.WorkspaceID+"\x00"+p.Type, et.schema); err == nil {
+		if err := sch.Validate(p.Data); err != nil {
+			return ne, 0, schemaError(err)
+		}
 	}
 	subs, err := in.subscriptions(ctx, p.WorkspaceID)
 	if err != nil {
@@ -279,14 +286,12 @@ func (in *Ingester) eventType(ctx context.Context, ws, typ string) (eventType, e
 	if err != nil {
 		return et, err
 	}
-	et.label = st.Label
-	if len(st.Schema) > 0 {
-		// Stored schemas compiled when their type was created; one that
-		// no longer does (a library change) must not take publishing down.
-		if et.schema, err = schema.Compile(st.Schema); err != nil {
-			in.log.Error("an event type's stored schema does not compile; its events are not checked",
-				"workspace", ws, "type", typ, "err", err)
-		}
+	et = eventType{label: st.Label, schema: st.Schema}
+	// Stored schemas compiled when their type was created; one that no
+	// longer does (a library change) is said once, here.
+	if _, err := in.schemas.Get(ws+"\x00"+typ, st.Schema); err != nil {
+		in.log.Error("an event type's stored schema does not compile; its events are not checked",
+			"workspace", ws, "type", typ, "err", err)
 	}
 	in.mu.Lock()
 	in.types[key] = et
@@ -405,7 +410,7 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		return
 	}
 	created := 0
-	var filled map[string]bool // mailboxes that got messages
+	var filled map[string]bool // mailboxes that got new messages
 	for _, r := range batch {
 		if err != nil {
 			in.releaseAll(r.nes)
@@ -418,6 +423,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 			if !mine[i].Duplicate {
 				created++
 				for _, m := range r.nes[i].Messages {
+					if m.LeaseID != "" {
+						continue // handed over: no other claim can take it
+					}
 					if filled == nil {
 						filled = map[string]bool{}
 					}
@@ -435,9 +443,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		in.metrics.EventsAccepted.Add(float64(created))
 		in.dispatch.Notify()
 	}
-	if in.OnMessages != nil {
+	if in.Mailboxes != nil {
 		for sub := range filled {
-			in.OnMessages(sub)
+			in.Mailboxes.Notify(sub)
 		}
 	}
 }

@@ -206,6 +206,9 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 	}
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()
+	// One lease for the whole call: what it claims, and what is handed to
+	// it, answer under one lease id.
+	leaseID := newLeaseID()
 	// w, once the claim waits, takes messages handed over by publishes on
 	// this node; finish collects them with what the last claim found.
 	var w *waiter
@@ -236,7 +239,7 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 		now := s.clock()
 		got, err := s.store.ClaimMessages(ctx, store.MailboxClaim{WorkspaceID: ws, SubscriptionID: sub.ID, Count: count,
 			Type: in.Type, Subject: in.Subject, Now: now, LeaseUntil: now.Add(time.Duration(lease) * time.Second),
-			LeaseID: newLeaseID()})
+			LeaseID: leaseID})
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +248,7 @@ func (s *Service) Claim(ctx context.Context, p *auth.Principal, ws, subID string
 		}
 		if w == nil {
 			w = &waiter{sub: sub.ID, typ: in.Type, subject: in.Subject, count: count, lease: time.Duration(lease) * time.Second,
-				leaseID: newLeaseID(), got: make(chan store.ClaimedMessage, count)}
+				leaseID: leaseID, got: make(chan store.ClaimedMessage, count)}
 			s.wait(w)
 		}
 		// Nothing yet: wait for a message handed over, a publish, the

@@ -69,7 +69,7 @@ func newEnv(t *testing.T, st store.Store) *env {
 	e := &env{ctx: ctx, clock: c, st: st, svc: mailbox.New(st, wss, a, c.Now),
 		subs:   subscription.New(subscription.Options{Store: st, Workspaces: wss, Routes: in, Delivery: noDispatch{}, Now: c.Now}),
 		events: event.New(st, wss, in, noDispatch{}, c.Now), admin: servicetest.User(t, st, store.RoleAdmin, "admin@example.com")}
-	in.OnMessages, in.Mailboxes = e.svc.Notify, e.svc
+	in.Mailboxes = e.svc
 	w, err := wss.Create(ctx, e.admin, "Main")
 	if err != nil {
 		t.Fatal(err)
