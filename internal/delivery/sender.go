@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/netguard"
@@ -245,17 +244,17 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	resp, err := s.client.Do(req)
 	if err != nil {
 		a.DurationMS = time.Since(start).Milliseconds()
-		a.Error = text(describe(err, sub.TimeoutSeconds, t.loggedURL))
+		a.Error = store.Text(describe(err, sub.TimeoutSeconds, t.loggedURL))
 		return result{attempt: a}
 	}
 	respBody, readErr := readBody(resp.Body)
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
-	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: text(respBody)}
+	a.Response = &store.AttemptResponse{Status: resp.StatusCode, Headers: flatten(resp.Header), Body: store.Text(respBody)}
 	r := result{attempt: a}
 	switch {
 	case readErr != nil:
-		r.attempt.Error = text("reading the response: " + describe(readErr, sub.TimeoutSeconds, t.loggedURL))
+		r.attempt.Error = store.Text("reading the response: " + describe(readErr, sub.TimeoutSeconds, t.loggedURL))
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.ok = true
 	case resp.StatusCode == http.StatusGone:
@@ -354,21 +353,10 @@ func readBody(r io.Reader) (string, error) {
 func flatten(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
-		out[text(k)] = text(strings.Join(v, ", "))
+		out[store.Text(k)] = store.Text(strings.Join(v, ", "))
 	}
 	store.CapHeaders(out, maxResponseHeaders)
 	return out
-}
-
-// text is s as an attempt keeps what a receiver sent: valid UTF-8 without
-// NUL characters, what every store engine can keep as text. A receiver may
-// answer anything; one that answers bytes must not keep its attempts (and
-// with them every other result in the batch) from being written.
-func text(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // describe turns a transport error into the sentence an attempt shows. The

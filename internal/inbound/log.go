@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/redact"
@@ -56,8 +55,8 @@ func (s *Service) Record(hook *Hook, e Entry) {
 		return
 	}
 	r := store.InboundRequest{ID: id.New(id.InboundRequest), InboundID: hook.ID, WorkspaceID: hook.WorkspaceID,
-		ReceivedAt: e.ReceivedAt.UTC().Truncate(time.Microsecond), Status: e.Status, Error: text(e.Error),
-		RemoteAddr: text(e.RemoteAddr), Request: store.InboundRequestData{Method: text(e.Method), Headers: headers(e.Header)}}
+		ReceivedAt: e.ReceivedAt.UTC().Truncate(time.Microsecond), Status: e.Status, Error: store.Text(e.Error),
+		RemoteAddr: store.Text(e.RemoteAddr), Request: store.InboundRequestData{Method: store.Text(e.Method), Headers: headers(e.Header)}}
 	if e.EventID != "" {
 		ev := e.EventID
 		r.EventID = &ev
@@ -66,13 +65,9 @@ func (s *Service) Record(hook *Hook, e Entry) {
 	if len(body) > store.ListBodyLimit {
 		body, r.Request.BodyTruncated = body[:store.ListBodyLimit], true
 	}
-	r.Request.Body = text(string(body))
+	r.Request.Body = store.Text(string(body))
 	if len(r.Request.Body) > store.ListBodyLimit { // replacement characters take 3 bytes
-		cut := store.ListBodyLimit
-		for cut > 0 && !utf8.RuneStart(r.Request.Body[cut]) {
-			cut--
-		}
-		r.Request.Body, r.Request.BodyTruncated = r.Request.Body[:cut], true
+		r.Request.Body, r.Request.BodyTruncated = store.TrimPartialRune(r.Request.Body[:store.ListBodyLimit]), true
 	}
 	size := len(r.Request.Body) + len(r.Error) + 512
 	for k, v := range r.Request.Headers {
@@ -97,22 +92,13 @@ func (s *Service) Record(hook *Hook, e Entry) {
 	}
 }
 
-// text makes s storable text: valid UTF-8 (invalid bytes, and a character
-// cut in two, become U+FFFD) without NUL characters.
-func text(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
-}
-
 // headers is h as the log shows it: one value per name (repeated ones
 // joined), credentials masked, at most ListBodyLimit bytes in all.
 func headers(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		k = text(k)
-		out[k] = text(redact.Header(k, strings.Join(vs, ", ")))
+		k = store.Text(k)
+		out[k] = store.Text(redact.Header(k, strings.Join(vs, ", ")))
 	}
 	store.CapHeaders(out, store.ListBodyLimit)
 	return out

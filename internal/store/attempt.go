@@ -6,7 +6,20 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"unicode/utf8"
 )
+
+// Text is s as every store engine can keep it as text: valid UTF-8 (invalid
+// bytes, and a character cut in two, become U+FFFD) without NUL characters.
+// A peer may send anything; bytes from one must not keep a batch of
+// records from being written.
+func Text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
 
 // HeadersCutHeader is the entry response headers gain when some were left
 // out; its value says how many and why.
