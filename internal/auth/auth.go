@@ -207,6 +207,30 @@ func (a *Authenticator) Token(ctx context.Context, token string) (*Principal, er
 	return a.use(p, now)
 }
 
+// ForResource looks up a token presented to one resource (an inbound
+// webhook, a mailbox): it authenticates when it is an app token minted for
+// resourceID or an integration token, whose owner's access to the
+// resource the caller still checks before calling Used. Any other token,
+// and none, is ErrUnauthenticated.
+func (a *Authenticator) ForResource(ctx context.Context, token, resourceID string) (*Principal, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	p, err := a.Token(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	switch p.Token.Kind {
+	case store.TokenIntegration:
+		return p, nil
+	case store.TokenApp:
+		if p.Token.ResourceID == resourceID {
+			return p, nil
+		}
+	}
+	return nil, ErrUnauthenticated
+}
+
 // use is the last step of a token's check: an inactive owner's tokens fail
 // (activity this node saw but has not written yet counts).
 func (a *Authenticator) use(p *Principal, now time.Time) (*Principal, error) {

@@ -40,7 +40,7 @@ type Store interface {
 // token, and forgetting a user's cached tokens on every node after one of
 // them changed.
 type Authenticator interface {
-	Token(ctx context.Context, token string) (*auth.Principal, error)
+	ForResource(ctx context.Context, token, resourceID string) (*auth.Principal, error)
 	Used(p *auth.Principal)
 	Changed(ctx context.Context, userID string)
 }

@@ -106,10 +106,7 @@ func (s *Service) Authenticate(ctx context.Context, hookID string, cred Credenti
 	if err != nil {
 		return nil, nil, err
 	}
-	if cred.Token == "" {
-		return hook, nil, unauthenticated()
-	}
-	p, err := s.opt.Auth.Token(ctx, cred.Token)
+	p, err := s.opt.Auth.ForResource(ctx, cred.Token, hookID)
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		return hook, nil, unauthenticated()
 	}
@@ -121,15 +118,6 @@ func (s *Service) Authenticate(ctx context.Context, hookID string, cred Credenti
 			return nil, nil, errs.NotFoundf("inbound webhook")
 		}
 		return nil, nil, unauthenticated()
-	}
-	switch p.Token.Kind {
-	case store.TokenApp:
-		if p.Token.ResourceID != hook.ID {
-			return hook, nil, unauthenticated()
-		}
-	case store.TokenIntegration:
-	default:
-		return hook, nil, unauthenticated()
 	}
 	if cred.Basic && (hook.Auth != store.AuthBasic ||
 		subtle.ConstantTimeCompare([]byte(cred.Username), []byte(hook.Username)) != 1) {

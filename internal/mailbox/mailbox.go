@@ -97,27 +97,12 @@ func (s *Service) woken(subID string) <-chan struct{} {
 func (s *Service) Authenticate(ctx context.Context, c auth.Credential, subID string) (*auth.Principal, error) {
 	refused := errs.Unauthenticatedf("send this mailbox's token, or an integration token, as Authorization: Bearer <token> " +
 		"(or Basic with the subscription's id as the username and the token as the password)")
-	if c.Token == "" {
-		return nil, refused
-	}
-	p, err := s.auth.Token(ctx, c.Token)
-	if errors.Is(err, auth.ErrUnauthenticated) {
+	p, err := s.auth.ForResource(ctx, c.Token, subID)
+	if errors.Is(err, auth.ErrUnauthenticated) || err == nil && c.Basic && c.Username != subID {
 		return nil, refused
 	}
 	if err != nil {
 		return nil, err
-	}
-	switch p.Token.Kind {
-	case store.TokenApp:
-		if p.Token.ResourceID != subID || c.Basic && c.Username != subID {
-			return nil, refused
-		}
-	case store.TokenIntegration:
-		if c.Basic && c.Username != subID {
-			return nil, refused
-		}
-	default:
-		return nil, refused
 	}
 	s.auth.Used(p)
 	return p, nil
