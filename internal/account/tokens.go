@@ -31,9 +31,7 @@ func (s *Service) CreateToken(ctx context.Context, p *auth.Principal, userID, na
 	if err := validate.Name("name", name); err != nil {
 		return nil, err
 	}
-	secret := auth.NewToken(store.TokenIntegration)
-	t := &store.Token{ID: id.New(id.Token), UserID: u.ID, Kind: store.TokenIntegration, Name: name,
-		Hash: auth.HashToken(secret), CreatedAt: s.now()}
+	secret, t := auth.Mint(store.Token{UserID: u.ID, Kind: store.TokenIntegration, Name: name, CreatedAt: s.now()})
 	if err := s.opt.Store.CreateToken(ctx, t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errs.NotFoundf("user")

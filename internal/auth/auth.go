@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/store"
 )
 
@@ -70,6 +71,14 @@ func NewToken(kind string) string {
 		prefix = "pba_"
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Mint makes a fresh token of t's kind: it returns the secret, to be shown
+// once, and t with its id and hash set, ready to store.
+func Mint(t store.Token) (string, *store.Token) {
+	secret := NewToken(t.Kind)
+	t.ID, t.Hash = id.New(id.Token), HashToken(secret)
+	return secret, &t
 }
 
 // HashToken is the only form in which a token is stored.

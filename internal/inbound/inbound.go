@@ -164,12 +164,10 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, ws string, in *
 
 // newAppToken makes an app token owned by userID.
 func newAppToken(userID, name string, now time.Time) (string, *store.Token) {
-	secret := auth.NewToken(store.TokenApp)
 	if name == "" {
 		name = "inbound webhook"
 	}
-	return secret, &store.Token{ID: id.New(id.Token), UserID: userID, Kind: store.TokenApp, Name: name,
-		Hash: auth.HashToken(secret), CreatedAt: now}
+	return auth.Mint(store.Token{UserID: userID, Kind: store.TokenApp, Name: name, CreatedAt: now})
 }
 
 // apply checks the fields in gives and sets them on hook.

@@ -129,9 +129,8 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, ws string, in *
 // maker: valid for this mailbox only. Should it fail, the subscription goes
 // too, so that none is left that no consumer can reach.
 func (s *Service) pullToken(ctx context.Context, p *auth.Principal, sub *store.Subscription) (*Created, error) {
-	secret := auth.NewToken(store.TokenApp)
-	t := &store.Token{ID: id.New(id.Token), UserID: p.User.ID, Kind: store.TokenApp, Name: sub.Name,
-		Hash: auth.HashToken(secret), ResourceID: sub.ID, CreatedAt: sub.CreatedAt}
+	secret, t := auth.Mint(store.Token{UserID: p.User.ID, Kind: store.TokenApp, Name: sub.Name,
+		ResourceID: sub.ID, CreatedAt: sub.CreatedAt})
 	if err := s.opt.Store.CreateToken(ctx, t); err != nil {
 		if derr := s.opt.Store.DeleteSubscription(context.WithoutCancel(ctx), sub.WorkspaceID, sub.ID); derr != nil {
 			err = errors.Join(err, derr)
