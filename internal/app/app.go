@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	// Everything else is the web UI.
-	mux.Handle("/", web.New(accounts, log))
+	mux.Handle("/", web.New(accounts, log, now))
 	// The API takes its own paths whole, so that the mux's redirect of an
 	// unclean path (an HTML body) never answers an API client.
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

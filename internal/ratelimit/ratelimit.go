@@ -7,6 +7,7 @@
 package ratelimit
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"sync"
@@ -65,6 +66,23 @@ func (l *Limiter) Fail(client string, now time.Time) (wait, retry time.Duration)
 		return 0, 0
 	}
 	return min(time.Duration(w.failures-freeFailures)*delayStep, maxDelay), 0
+}
+
+// Refuse counts a failed authentication from client at now, as Fail, and
+// waits out its delay (or until ctx ends) before the refusal is answered.
+// It returns 0, or, once the client is over the bound, how long until it
+// may try again: answer 429 with Retry-After.
+func (l *Limiter) Refuse(ctx context.Context, client string, now time.Time) (retry time.Duration) {
+	wait, retry := l.Fail(client, now)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return retry
 }
 
 // Blocked reports how long client must wait before its next try is even

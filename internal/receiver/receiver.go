@@ -6,7 +6,6 @@
 package receiver
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -41,22 +40,11 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	limit   *ratelimit.Limiter
-	// sleep waits out a failed authentication's delay; tests replace it.
-	sleep func(ctx context.Context, d time.Duration)
 }
 
 // New returns the receiver over svc; now is its clock.
 func New(svc *inbound.Service, log *slog.Logger, now func() time.Time) *Server {
-	return &Server{inbound: svc, log: log, now: now, limit: ratelimit.New(), sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	return &Server{inbound: svc, log: log, now: now, limit: ratelimit.New()}
 }
 
 // ServeHTTP answers POST /in/{id}; every other method is 405, and every
@@ -76,11 +64,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hook, p, err := s.inbound.Authenticate(ctx, hookID, auth.ParseAuthorization(r.Header.Get("Authorization")))
 	client := ratelimit.ClientKey(r.RemoteAddr)
 	if inbound.IsCredentialFailure(err) {
-		if wait, limited := s.limit.Fail(client, received); limited > 0 {
+		if limited := s.limit.Refuse(ctx, client, received); limited > 0 {
 			err = &errs.Error{Kind: errs.RateLimited, Code: "rate_limited", RetryAfter: limited,
 				Message: "too many failed authentications from this address; try again later"}
-		} else if wait > 0 {
-			s.sleep(ctx, wait)
 		}
 	}
 	var body []byte

@@ -38,11 +38,12 @@ type Server struct {
 	Log      *slog.Logger
 	mux      *http.ServeMux
 	limit    *ratelimit.Limiter // failed logins per client address
+	now      func() time.Time
 }
 
-// New builds the UI's routes.
-func New(accounts *account.Service, log *slog.Logger) *Server {
-	s := &Server{Accounts: accounts, Log: log, mux: http.NewServeMux(), limit: ratelimit.New()}
+// New builds the UI's routes; now is its clock.
+func New(accounts *account.Service, log *slog.Logger, now func() time.Time) *Server {
+	s := &Server{Accounts: accounts, Log: log, mux: http.NewServeMux(), limit: ratelimit.New(), now: now}
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.login)
 	s.mux.HandleFunc("POST /logout", s.logout)
@@ -126,7 +127,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// over: a password's hash is expensive, and each check is a guess. A
 	// person behind the same address waits with it.
 	client := ratelimit.ClientKey(r.RemoteAddr)
-	if retry := s.limit.Blocked(client, time.Now()); retry > 0 {
+	if retry := s.limit.Blocked(client, s.now()); retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
 		s.render(w, http.StatusTooManyRequests, "login.html", map[string]any{
 			"Error": "Too many failed logins from this address; try again in a minute.", "Email": email})
@@ -142,15 +143,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			status, msg = http.StatusServiceUnavailable, "Logging in is not possible right now; try again shortly."
 		default:
 			// Guessing passwords is slowed down, then refused for a while.
-			wait, retry := s.limit.Fail(client, time.Now())
-			if retry > 0 {
+			if retry := s.limit.Refuse(r.Context(), client, s.now()); retry > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
 				status, msg = http.StatusTooManyRequests, "Too many failed logins from this address; try again in a minute."
-			} else if wait > 0 {
-				select {
-				case <-time.After(wait):
-				case <-r.Context().Done():
-				}
 			}
 		}
 		s.render(w, status, "login.html", map[string]any{"Error": msg, "Email": email})
