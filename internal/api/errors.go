@@ -22,8 +22,9 @@ import (
 	"github.com/postbode/postbode/internal/validate"
 )
 
-// maxBody caps every request body.
-const maxBody = 1 << 20
+// MaxBody caps every request body, of the API and of the other ways in
+// (SPEC §6: over 1 MiB is 413).
+const MaxBody = 1 << 20
 
 // status maps each kind of service error to its HTTP status.
 var status = map[errs.Kind]int{
@@ -133,19 +134,39 @@ func Uncompressed(r *http.Request) error {
 	return nil
 }
 
+// ReadBody reads r's body, at most MaxBody bytes: a longer one is 413 and
+// one that cannot be read 400. What was read is returned either way. With
+// w, the connection of a body over the bound is closed after the answer.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return body, errs.New(errs.TooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
+		}
+		return body, errs.New(errs.Malformed, "malformed_body", "the request body could not be read")
+	}
+	return body, nil
+}
+
+// UTF8Charset refuses a Content-Type's charset parameter other than UTF-8:
+// bodies are read as UTF-8 text.
+func UTF8Charset(params map[string]string) error {
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as UTF-8 (charset=utf-8), not %q", cs)
+	}
+	return nil
+}
+
 // decode reads a JSON object body into v. An empty body is allowed when
 // optional, and leaves v as it was.
 func decode(r *http.Request, v any, optional bool) error {
 	if err := Uncompressed(r); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := ReadBody(nil, r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errs.New(errs.TooLarge, "payload_too_large", "the request body is larger than %d bytes", maxBody)
-		}
-		return errs.New(errs.Malformed, "malformed_body", "the request body could not be read")
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
@@ -158,8 +179,8 @@ func decode(r *http.Request, v any, optional bool) error {
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as application/json")
 		}
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-			return errs.New(errs.Unsupported, "unsupported_media_type", "send the body as UTF-8 (charset=utf-8), not %q", cs)
+		if err := UTF8Charset(params); err != nil {
+			return err
 		}
 	}
 	// The JSON decoder would quietly turn invalid UTF-8 in strings into

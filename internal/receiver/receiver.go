@@ -7,8 +7,6 @@ package receiver
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -27,9 +25,6 @@ import (
 
 // Prefix is the path under which inbound webhooks are received.
 const Prefix = "/in/"
-
-// MaxBody is the largest body accepted (SPEC §6: over 1 MiB is 413).
-const MaxBody = 1 << 20
 
 // challenges are the WWW-Authenticate headers of a 401.
 var challenges = []string{`Bearer realm="postbode"`, `Basic realm="postbode", charset="UTF-8"`}
@@ -73,11 +68,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var bodyErr error
 	if hook != nil || err == nil {
 		// Read for the log even when refused; within the limit either way.
-		body, bodyErr = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		body, bodyErr = api.ReadBody(w, r)
 	}
 	var eventID string
 	if err == nil {
-		err = bodyError(bodyErr)
+		err = bodyErr
 	}
 	if err == nil {
 		err = api.Uncompressed(r)
@@ -100,17 +95,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RemoteAddr: ratelimit.ClientIP(r.RemoteAddr), Method: r.Method, Header: r.Header, Body: body})
 }
 
-func bodyError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errs.New(errs.TooLarge, "payload_too_large", "the request body is larger than %d bytes", MaxBody)
-	}
-	return errs.New(errs.Malformed, "malformed_body", "the request body could not be read")
-}
-
 // decodeBody turns a body into the event's data: JSON as it is, a form as
 // an object of its fields (a string each; a repeated field, an array of
 // strings). A missing Content-Type is taken as JSON.
@@ -123,8 +107,8 @@ func decodeBody(contentType string, body []byte) (json.RawMessage, error) {
 		if err != nil {
 			return nil, unsupported()
 		}
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-			return nil, errs.New(errs.Unsupported, "unsupported_media_type", "send the body as UTF-8 (charset=utf-8), not %q", cs)
+		if err := api.UTF8Charset(params); err != nil {
+			return nil, err
 		}
 	}
 	if !utf8.Valid(body) {
