@@ -211,12 +211,15 @@ type Accounts interface {
 	TransferToken(ctx context.Context, id, toUserID string) (*Token, error)
 	CountTokens(ctx context.Context, userID string) (int, error)
 
-	// CreateSession stores a login session; a taken hash is ErrConflict, a
-	// missing user ErrNotFound.
+	// CreateSession stores a login session, or a portal session when
+	// s.WorkspaceID is set; a taken hash is ErrConflict, a missing user or
+	// workspace ErrNotFound. A portal session goes with its workspace.
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByHash returns the session whose SHA-256 hash is hash, with its
 	// user; one expired at now (ExpiresAt <= now) is ErrNotFound. The
-	// caller decides what an inactive user's session may do.
+	// session's WorkspaceID says whether it is a portal session: the caller
+	// confines it to that workspace, and decides what an inactive user's
+	// session may do.
 	SessionByHash(ctx context.Context, hash string, now time.Time) (*Session, *User, error)
 	// DeleteSession ends one session (logout); a missing one is ErrNotFound.
 	DeleteSession(ctx context.Context, hash string) error
@@ -366,6 +369,10 @@ type Attempts interface {
 	// GetAttempt returns one attempt of a subscription whole; one of
 	// another subscription or workspace is ErrNotFound.
 	GetAttempt(ctx context.Context, workspaceID, subscriptionID, attemptID string) (*Attempt, error)
+	// AttemptStats counts a workspace's delivery attempts (test sends excluded)
+	// made at or after since, per minute: one AttemptMinute per minute that had
+	// any, oldest first.
+	AttemptStats(ctx context.Context, workspaceID string, since time.Time) ([]AttemptMinute, error)
 }
 
 // Cluster is what nodes sharing one database coordinate through.

@@ -44,12 +44,16 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-// Session is a login to the web UI; only its SHA-256 hash is stored.
+// Session is a login to the web UI, or a customer-portal link; only its
+// SHA-256 hash is stored.
 type Session struct {
-	Hash      string    `json:"-"`
-	UserID    string    `json:"user_id"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Hash   string `json:"-"`
+	UserID string `json:"user_id"`
+	// WorkspaceID, when set, makes the session a customer-portal link
+	// scoped to that one workspace; it is empty for a login session.
+	WorkspaceID string    `json:"workspace_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
 }
 
 // Inbound is an inbound webhook: a URL that external systems post events to.
@@ -196,6 +200,13 @@ type Attempt struct {
 	Error          string           `json:"error"`
 	Succeeded      bool             `json:"succeeded"`
 	Test           bool             `json:"test"`
+}
+
+// AttemptMinute is how many attempts one minute saw, and how many succeeded.
+type AttemptMinute struct {
+	Minute    time.Time `json:"minute"` // UTC, truncated to the minute
+	Attempts  int       `json:"attempts"`
+	Succeeded int       `json:"succeeded"`
 }
 
 // AttemptRequest is what was sent.

@@ -428,6 +428,31 @@ func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attem
 		WHERE id = $1 AND subscription_id = $2 AND workspace_id = $3`, attemptID, subscriptionID, workspaceID))
 }
 
+// AttemptStats counts a workspace's attempts per minute since since. The
+// minute is truncated in UTC, whatever the session's time zone;
+// attempts_workspace bounds the rows read.
+func (db *DB) AttemptStats(ctx context.Context, workspaceID string, since time.Time) (_ []store.AttemptMinute, err error) {
+	defer unavailable(&err)
+	rows, err := db.pool.Query(ctx, `SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AS m, count(*),
+			count(*) FILTER (WHERE succeeded)
+		FROM attempts WHERE workspace_id = $1 AND created_at >= $2 AND NOT test GROUP BY m ORDER BY m`,
+		workspaceID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.AttemptMinute{}
+	for rows.Next() {
+		var m store.AttemptMinute
+		if err := rows.Scan(&m.Minute, &m.Attempts, &m.Succeeded); err != nil {
+			return nil, err
+		}
+		m.Minute = utc(m.Minute) // pgx reads a timestamp without time zone as UTC
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // QueueDepth counts deliveries waiting to be sent.
 func (db *DB) QueueDepth(ctx context.Context) (_ int64, err error) {
 	defer unavailable(&err)

@@ -257,15 +257,19 @@ func (t tables) CountTokens(ctx context.Context, userID string) (_ int, err erro
 	return n, err
 }
 
-// CreateSession stores a login session, holding its user's row as
-// insertToken does.
+// CreateSession stores a login or portal session, holding its user's row
+// (and its workspace's) as insertToken does: a missing one is found without
+// a foreign key error, which would abort InTx's transaction.
 func (t tables) CreateSession(ctx context.Context, s *store.Session) (err error) {
 	defer unavailable(&err)
 	return ownedInsert(t.q.QueryRow(ctx, `WITH u AS (SELECT id AS owner FROM users WHERE id = $2 FOR KEY SHARE),
-		ins AS (INSERT INTO sessions (hash, user_id, created_at, expires_at)
-			SELECT $1::text, owner, $3::timestamptz, $4::timestamptz FROM u ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)`,
-		s.Hash, s.UserID, s.CreatedAt, s.ExpiresAt))
+		w AS (SELECT id FROM workspaces WHERE id = $5 FOR KEY SHARE),
+		ok AS (SELECT owner FROM u WHERE $5 = '' OR EXISTS (SELECT 1 FROM w)),
+		ins AS (INSERT INTO sessions (hash, user_id, workspace_id, created_at, expires_at)
+			SELECT $1::text, owner, NULLIF($5::text, ''), $3::timestamptz, $4::timestamptz FROM ok
+			ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM ok), EXISTS (SELECT 1 FROM ins)`,
+		s.Hash, s.UserID, s.CreatedAt, s.ExpiresAt, s.WorkspaceID))
 }
 
 // SessionByHash returns a session unexpired at now, with its user.
@@ -273,11 +277,11 @@ func (t tables) SessionByHash(ctx context.Context, hash string, now time.Time) (
 	defer unavailable(&err)
 	var s store.Session
 	var u store.User
-	err = t.q.QueryRow(ctx, `SELECT s.hash, s.created_at, s.expires_at,
+	err = t.q.QueryRow(ctx, `SELECT s.hash, coalesce(s.workspace_id, ''), s.created_at, s.expires_at,
 			u.id, u.email, u.name, u.role, u.password_hash, u.status, u.last_active_at, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1 AND s.expires_at > $2`, hash, now).
-		Scan(&s.Hash, &s.CreatedAt, &s.ExpiresAt, &u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Status,
-			&u.LastActiveAt, &u.CreatedAt)
+		Scan(&s.Hash, &s.WorkspaceID, &s.CreatedAt, &s.ExpiresAt, &u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
+			&u.Status, &u.LastActiveAt, &u.CreatedAt)
 	if err != nil {
 		return nil, nil, notFound(err)
 	}

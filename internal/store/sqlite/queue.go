@@ -424,6 +424,31 @@ func (db *DB) GetAttempt(ctx context.Context, workspaceID, subscriptionID, attem
 		WHERE id = ? AND subscription_id = ? AND workspace_id = ?`, attemptID, subscriptionID, workspaceID))
 }
 
+// AttemptStats counts a workspace's attempts per minute since since. Times
+// are microseconds since the epoch, so a minute is created_at divided by
+// 60e6; attempts_workspace bounds the rows read.
+func (db *DB) AttemptStats(ctx context.Context, workspaceID string, since time.Time) ([]store.AttemptMinute, error) {
+	const minute = int64(time.Minute / time.Microsecond)
+	rows, err := db.r.QueryContext(ctx, `SELECT created_at / ?1 AS m, count(*), sum(succeeded) FROM attempts
+		WHERE workspace_id = ?2 AND created_at >= ?3 AND test = 0 GROUP BY m ORDER BY m`,
+		minute, workspaceID, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.AttemptMinute{}
+	for rows.Next() {
+		var m store.AttemptMinute
+		var n int64
+		if err := rows.Scan(&n, &m.Attempts, &m.Succeeded); err != nil {
+			return nil, err
+		}
+		m.Minute = fromMicros(n * minute)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // QueueDepth counts deliveries waiting to be sent.
 func (db *DB) QueueDepth(ctx context.Context) (int64, error) {
 	var pending, sending int64

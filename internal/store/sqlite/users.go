@@ -176,10 +176,11 @@ func (t tables) CountTokens(ctx context.Context, userID string) (int, error) {
 	return n, err
 }
 
-// CreateSession stores a login session.
+// CreateSession stores a login or portal session.
 func (t tables) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := t.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		s.Hash, s.UserID, micros(s.CreatedAt), micros(s.ExpiresAt))
+	_, err := t.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, workspace_id, created_at, expires_at)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?)`,
+		s.Hash, s.UserID, s.WorkspaceID, micros(s.CreatedAt), micros(s.ExpiresAt))
 	return missing(conflict(err))
 }
 
@@ -190,10 +191,11 @@ func (t tables) SessionByHash(ctx context.Context, hash string, now time.Time) (
 	var u store.User
 	var last sql.NullInt64
 	var userCreated int64
-	err := t.r.QueryRowContext(ctx, `SELECT s.hash, s.created_at, s.expires_at,
+	err := t.r.QueryRowContext(ctx, `SELECT s.hash, coalesce(s.workspace_id, ''), s.created_at, s.expires_at,
 			u.id, u.email, u.name, u.role, u.password_hash, u.status, u.last_active_at, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ? AND s.expires_at > ?`, hash, micros(now)).
-		Scan(&s.Hash, &created, &expires, &u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Status, &last, &userCreated)
+		Scan(&s.Hash, &s.WorkspaceID, &created, &expires, &u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Status,
+			&last, &userCreated)
 	if err != nil {
 		return nil, nil, notFound(err)
 	}

@@ -1,5 +1,6 @@
 // Conformance tests of login sessions: found by hash until they expire,
-// ended one at a time, per user, or pruned once expired.
+// ended one at a time, per user, or pruned once expired; and of portal
+// sessions, which keep the one workspace they are scoped to.
 package storetest
 
 import (
@@ -46,6 +47,40 @@ func sessionTests() []test {
 				t.Errorf("session JSON %s holds its hash", b)
 			}
 			wantSession(t, f, "unknown hash", "session-unknown", t0, false)
+		}},
+		{"PortalSession", func(t *testing.T, f *fixture) {
+			portal := &store.Session{Hash: "session-1", UserID: f.user.ID, WorkspaceID: f.ws, CreatedAt: t0,
+				ExpiresAt: at(time.Hour)}
+			f.must(f.s.CreateSession(f.ctx, portal), "CreateSession of a portal session")
+			login := f.newSession("session-2", f.user.ID, at(time.Hour))
+			got, _, err := f.s.SessionByHash(f.ctx, portal.Hash, t0)
+			f.must(err, "SessionByHash of the portal session")
+			wantSame(t, "portal session", got, portal)
+			got, _, err = f.s.SessionByHash(f.ctx, login.Hash, t0)
+			f.must(err, "SessionByHash of the login session")
+			if got.WorkspaceID != "" {
+				t.Errorf("login session scoped to %q, want none", got.WorkspaceID)
+			}
+			if b, _ := json.Marshal(got); strings.Contains(string(b), "workspace_id") {
+				t.Errorf("login session JSON %s names a workspace", b)
+			}
+
+			orphan := &store.Session{Hash: "session-3", UserID: f.user.ID, WorkspaceID: "ws_unknown", CreatedAt: t0,
+				ExpiresAt: at(time.Hour)}
+			wantErr(t, "CreateSession in an unknown workspace", f.s.CreateSession(f.ctx, orphan), store.ErrNotFound)
+			wantSession(t, f, "the refused portal session", orphan.Hash, t0, false)
+			// Refused in a transaction, it leaves the transaction usable.
+			later := &store.Session{Hash: "session-4", UserID: f.user.ID, WorkspaceID: f.ws, CreatedAt: t0,
+				ExpiresAt: at(time.Hour)}
+			f.must(f.s.InTx(f.ctx, func(tx store.Tx) error {
+				wantErr(t, "CreateSession in an unknown workspace, in a transaction", tx.CreateSession(f.ctx, orphan),
+					store.ErrNotFound)
+				return tx.CreateSession(f.ctx, later)
+			}), "InTx")
+			wantSession(t, f, "the refused portal session, in a transaction", orphan.Hash, t0, false)
+			got, _, err = f.s.SessionByHash(f.ctx, later.Hash, t0)
+			f.must(err, "SessionByHash of the session created in a transaction")
+			wantSame(t, "portal session created in a transaction", got, later)
 		}},
 		{"ExpiryBoundary", func(t *testing.T, f *fixture) {
 			expires := at(time.Hour)

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Claim", claimTests()},
 		{"Complete", completeTests()},
 		{"Attempts", attemptTests()},
+		{"AttemptStats", attemptStatsTests()},
 		{"Leases", leaseTests()},
 		{"Resend", resendTests()},
 		{"Cluster", clusterTests()},
