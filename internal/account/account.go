@@ -24,6 +24,7 @@ import (
 	"github.com/postbode/postbode/internal/listing"
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/validate"
+	"github.com/postbode/postbode/internal/workspace"
 )
 
 // The rules' numbers.
@@ -57,7 +58,12 @@ type Options struct {
 	// InactiveAfter is how long a user may go without activity before it
 	// becomes inactive.
 	InactiveAfter time.Duration
-	Now           func() time.Time
+	// Workspaces decides who may make a portal link for a workspace.
+	Workspaces *workspace.Service
+	// PublicURL is the external base URL (--public-url) portal links start
+	// with; empty gives links relative to the server.
+	PublicURL string
+	Now       func() time.Time
 }
 
 // Service decides about users, tokens and sessions.

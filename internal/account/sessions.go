@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -71,7 +72,46 @@ func (s *Service) Session(ctx context.Context, secret string) (*auth.Principal, 
 		return nil, err
 	}
 	s.opt.Auth.Seen(u.ID, "", s.now())
-	return &auth.Principal{User: u}, nil
+	return &auth.Principal{User: u, Workspace: sess.WorkspaceID}, nil
+}
+
+// PortalPath is where a portal link's secret follows.
+const PortalPath = "/portal/"
+
+// Portal links last an hour unless asked otherwise, a week at most.
+const (
+	DefaultPortalTTL = time.Hour
+	MaxPortalTTL     = 7 * 24 * time.Hour
+)
+
+// PortalLink is a link to the customer portal of one workspace.
+type PortalLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreatePortalLink makes a link that opens the webhooks pages of workspace
+// ws, acting as p in that workspace only, for ttlSeconds (0: the default).
+// It is a session confined to the workspace: the secret is in the link, and
+// only its hash is stored.
+func (s *Service) CreatePortalLink(ctx context.Context, p *auth.Principal, ws string, ttlSeconds int64) (*PortalLink, error) {
+	if err := s.opt.Workspaces.Access(ctx, p, ws); err != nil {
+		return nil, err
+	}
+	ttl := DefaultPortalTTL
+	if ttlSeconds != 0 {
+		if ttlSeconds < 1 || ttlSeconds > int64(MaxPortalTTL/time.Second) {
+			return nil, errs.Invalidf("ttl_seconds", "must be between 1 and %d (7 days)", int64(MaxPortalTTL/time.Second))
+		}
+		ttl = time.Duration(ttlSeconds) * time.Second
+	}
+	now := s.now()
+	secret := auth.NewSessionToken()
+	sess := &store.Session{Hash: auth.HashToken(secret), UserID: p.User.ID, WorkspaceID: ws, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.opt.Store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	return &PortalLink{URL: strings.TrimSuffix(s.opt.PublicURL, "/") + PortalPath + secret, ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // Logout ends a session.

@@ -81,6 +81,7 @@ func New(opt Options) *Server {
 		{"POST /api/v1/workspaces/{ws}/inbound/{id}/disable", s.disableInbound},
 		{"POST /api/v1/workspaces/{ws}/inbound/{id}/token", s.inboundToken},
 		{"GET /api/v1/workspaces/{ws}/inbound/{id}/requests", s.inboundRequests},
+		{"POST /api/v1/workspaces/{ws}/portal-links", s.createPortalLink},
 		{"GET /api/v1/me", s.me},
 		{"POST /api/v1/users", s.createUser},
 		{"GET /api/v1/users", s.listUsers},

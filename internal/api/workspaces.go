@@ -33,3 +33,13 @@ func (s *Server) createEventType(r *http.Request, p *auth.Principal) (int, any, 
 func (s *Server) listEventTypes(r *http.Request, p *auth.Principal) (int, any, error) {
 	return ok(s.Workspaces.ListEventTypes(r.Context(), p, r.PathValue("ws"), query(r)))
 }
+
+func (s *Server) createPortalLink(r *http.Request, p *auth.Principal) (int, any, error) {
+	var in struct {
+		TTLSeconds int64 `json:"ttl_seconds"`
+	}
+	if err := decode(r, &in, true); err != nil {
+		return 0, nil, err
+	}
+	return created(s.Accounts.CreatePortalLink(r.Context(), p, r.PathValue("ws"), in.TTLSeconds))
+}

@@ -99,7 +99,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	subscriptions := subscription.New(subscription.Options{Store: st, Workspaces: workspaces, Routes: a.ingest,
 		Delivery: a.dispatcher, CheckTarget: checkTarget, Now: now})
 	events := event.New(st, workspaces, a.ingest, a.dispatcher, now)
-	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Now: now})
+	accounts := account.New(account.Options{Store: st, Auth: a.auth, InactiveAfter: cfg.InactiveAfter, Workspaces: workspaces,
+		PublicURL: cfg.PublicURL, Now: now})
 	a.mailboxes = mailbox.New(st, workspaces, a.auth, now)
 	a.ingest.Mailboxes = a.mailboxes
 
@@ -126,7 +127,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	// Everything else is the web UI.
-	mux.Handle("/", web.New(accounts, log, now))
+	mux.Handle("/", web.New(web.Options{Accounts: accounts, Workspaces: workspaces, Subscriptions: subscriptions,
+		Events: events, Inbound: a.inbound, Mailboxes: a.mailboxes, QueueDepth: st.QueueDepth,
+		FrameAncestors: cfg.PortalFrameAncestors, Log: log, Now: now}))
 	// The API takes its own paths whole, so that the mux's redirect of an
 	// unclean path (an HTML body) never answers an API client.
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -30,10 +30,14 @@ var ErrUnauthenticated = errors.New("missing or invalid token")
 type Principal struct {
 	User  *store.User
 	Token *store.Token
+	// Workspace, when set, confines the principal to that one workspace:
+	// a customer-portal link acts for the user who made it, in nothing else.
+	Workspace string
 }
 
-// IsAdmin reports whether the principal may see every workspace.
-func (p *Principal) IsAdmin() bool { return p.User.Role == store.RoleAdmin }
+// IsAdmin reports whether the principal may see every workspace and manage
+// users: an admin's portal link may not.
+func (p *Principal) IsAdmin() bool { return p.User.Role == store.RoleAdmin && p.Workspace == "" }
 
 // NewSessionToken returns a fresh login session secret: a marker and 32
 // random bytes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Config struct {
 	MailboxMaxAge           time.Duration
 	BootstrapToken          string
 	LogLevel                string
+	// PortalFrameAncestors are the origins that may embed the customer
+	// portal in an iframe; none when empty.
+	PortalFrameAncestors []string
 }
 
 // Parse reads args (without the subcommand) and the environment through getenv.
@@ -64,6 +68,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	retention := fs.String("retention", env("POSTBODE_RETENTION", "720h"), "finished events, their deliveries and attempts are deleted after this long; 0 keeps them (POSTBODE_RETENTION)")
 	mailboxRetention := fs.String("mailbox-retention", env("POSTBODE_MAILBOX_RETENTION", "168h"), "finished mailbox messages (success, failed, replaced, max_retries_exceeded) are deleted after this long; 0 keeps them (POSTBODE_MAILBOX_RETENTION)")
 	mailboxMaxAge := fs.String("mailbox-max-age", env("POSTBODE_MAILBOX_MAX_AGE", "1344h"), "mailbox messages nobody claimed are deleted after this long; 0 keeps them (POSTBODE_MAILBOX_MAX_AGE)")
+	frameAncestors := fs.String("portal-frame-ancestors", env("POSTBODE_PORTAL_FRAME_ANCESTORS", ""), "space- or comma-separated origins that may embed the customer portal in an iframe, e.g. https://app.example.com; none by default (POSTBODE_PORTAL_FRAME_ANCESTORS)")
 	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -100,12 +105,31 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if c.QueueMemory, err = parseSize(*queueMemory); err != nil || c.QueueMemory < minQueueMemory {
 		return c, fmt.Errorf("--queue-memory: %q is not a size of at least 1MiB, such as 128MiB", *queueMemory)
 	}
+	if c.PortalFrameAncestors, err = parseOrigins(*frameAncestors); err != nil {
+		return c, fmt.Errorf("--portal-frame-ancestors: %w", err)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return c, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel)
 	}
 	return c, nil
+}
+
+// parseOrigins reads origins separated by spaces or commas. Each must be a
+// scheme and host (and port) only, since it goes into a Content-Security-
+// Policy header, where anything else would change the policy.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(u.Host, ";'\"") {
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 // minQueueMemory is the smallest --queue-memory: the largest event there is.

@@ -417,3 +417,12 @@ func keepMaskedURL(raw, old string) (string, error) {
 	}
 	return "", errs.Invalidf("url", "%s stands for a secret shown masked, and this URL's user and host have none; send the real one", redact.Mask)
 }
+
+// Stats counts ws's delivery attempts per minute since since: what the
+// dashboard charts.
+func (s *Service) Stats(ctx context.Context, p *auth.Principal, ws string, since time.Time) ([]store.AttemptMinute, error) {
+	if err := s.opt.Workspaces.Access(ctx, p, ws); err != nil {
+		return nil, err
+	}
+	return s.opt.Store.AttemptStats(ctx, ws, since.UTC())
+}

@@ -96,7 +96,7 @@ func TestLoginSession(t *testing.T) {
 		if resp, _ := post(t, srv.URL+"/login", good, map[string]string{"X-Forwarded-Proto": "https"}, nil); sessionCookie(resp) == nil || !sessionCookie(resp).Secure {
 			t.Errorf("behind TLS the cookie is not Secure")
 		}
-		if resp, body := get(t, srv.URL+"/", c); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Ada Lovelace") ||
+		if resp, body := get(t, srv.URL+"/workspaces", c); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Ada Lovelace") ||
 			resp.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("/ with the session: %d", resp.StatusCode)
 		}
@@ -104,7 +104,7 @@ func TestLoginSession(t *testing.T) {
 		// Sessions are stored: a restarted node knows them.
 		srv.Stop()
 		srv = apptest.StartConfig(t, cfg)
-		if resp, _ := get(t, srv.URL+"/", c); resp.StatusCode != http.StatusOK {
+		if resp, _ := get(t, srv.URL+"/workspaces", c); resp.StatusCode != http.StatusOK {
 			t.Errorf("the session after a restart: %d", resp.StatusCode)
 		}
 		if resp, _ := post(t, srv.URL+"/logout", nil, nil, c); resp.StatusCode != http.StatusSeeOther ||

@@ -55,6 +55,9 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 // Create makes a workspace with p as its first member.
 func (s *Service) Create(ctx context.Context, p *auth.Principal, name string) (*store.Workspace, error) {
+	if p.Workspace != "" {
+		return nil, errs.Forbiddenf("a portal link may not create workspaces")
+	}
 	name = strings.TrimSpace(name)
 	if err := validate.Name("name", name); err != nil {
 		return nil, err
@@ -73,6 +76,13 @@ func (s *Service) List(ctx context.Context, p *auth.Principal, q listing.Query) 
 	if err != nil {
 		return listing.List[store.Workspace]{}, err
 	}
+	if p.Workspace != "" {
+		w, err := s.store.GetWorkspace(ctx, p.Workspace)
+		if err != nil {
+			return listing.List[store.Workspace]{}, err
+		}
+		return listing.List[store.Workspace]{Data: []store.Workspace{*w}}, nil
+	}
 	member := p.User.ID
 	if p.IsAdmin() {
 		member = ""
@@ -87,8 +97,13 @@ func (s *Service) List(ctx context.Context, p *auth.Principal, q listing.Query) 
 // Access checks that workspace ws exists and that p may act in it: admins
 // everywhere, members in their own workspaces. A workspace p may not see
 // is not found, the same answer as one that does not exist, so ids of
-// other tenants' workspaces cannot be probed.
+// other tenants' workspaces cannot be probed. A principal confined to one
+// workspace (a portal link) reaches that one only, and only while the user
+// who made the link still may.
 func (s *Service) Access(ctx context.Context, p *auth.Principal, ws string) error {
+	if p.Workspace != "" && ws != p.Workspace {
+		return errs.NotFoundf("workspace")
+	}
 	if !strings.HasPrefix(ws, id.Workspace) {
 		if err := validate.ID("workspace", ws); err != nil {
 			return err
@@ -101,7 +116,7 @@ func (s *Service) Access(ctx context.Context, p *auth.Principal, ws string) erro
 	if err := s.exists(ctx, ws); err != nil {
 		return err
 	}
-	if p.IsAdmin() {
+	if p.User.Role == store.RoleAdmin {
 		return nil
 	}
 	ok, err := s.member(ctx, ws, p.User.ID)

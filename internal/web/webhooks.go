@@ -1,0 +1,397 @@
+// The webhooks pages (push subscriptions), shared by the UI and the
+// customer portal: list, create, edit, the Test button, the last requests,
+// enable and disable, recover, rotate secret and delete.
+package web
+
+import (
+	"errors"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postbode/postbode/internal/errs"
+	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/subscription"
+)
+
+// recentAttempts is how many requests a webhook's page shows (Aanmelder's
+// "last 10 requests").
+const recentAttempts = 10
+
+// webhookPage is the data of a webhook's own page.
+type webhookPage struct {
+	Sub          *store.Subscription
+	Attempts     []store.Attempt
+	Test         *store.Attempt // the Test button's result
+	Secret       string         // a secret just made, shown this once
+	RecoverSince string         // the recover form's default, UTC
+	Queued       *int           // what recover queued
+}
+
+// webhookFormPage is the data of the create and edit form.
+type webhookFormPage struct {
+	Sub        *store.Subscription
+	EventTypes []store.EventType
+	Headers    [][2]string // rows of name and value, a few left empty
+	Schedule   string
+	Active     bool
+	Edit       bool
+}
+
+func (s *Server) webhooks(w http.ResponseWriter, r *http.Request, v *view) error {
+	list, err := s.Subscriptions.List(r.Context(), v.principal, v.WS, listQuery(r.URL.Query().Get("cursor"), "100"))
+	if err != nil {
+		return err
+	}
+	var push []store.Subscription
+	for _, sub := range list.Data {
+		if sub.Mode == store.ModePush {
+			push = append(push, sub)
+		}
+	}
+	v.Title = "Webhooks"
+	v.Data = map[string]any{"Subs": push, "Next": list.NextCursor}
+	s.render(w, http.StatusOK, "webhooks.html", v)
+	return nil
+}
+
+// formPage fills the create or edit form around sub.
+func (s *Server) formPage(r *http.Request, v *view, sub *store.Subscription, edit bool) error {
+	types, err := s.Workspaces.ListEventTypes(r.Context(), v.principal, v.WS, listQuery("", "1000"))
+	if err != nil {
+		return err
+	}
+	fp := &webhookFormPage{Sub: sub, EventTypes: types.Data, Edit: edit, Active: sub.Status == store.SubscriptionActive}
+	if v.Form != nil {
+		fp.Active = v.Form.Get("active") != ""
+		fp.Schedule = v.Form.Get("retry_schedule")
+		names, values := v.Form["header_name"], v.Form["header_value"]
+		for i := range names {
+			if i < len(values) && (names[i] != "" || values[i] != "") {
+				fp.Headers = append(fp.Headers, [2]string{names[i], values[i]})
+			}
+		}
+	} else {
+		var sched []string
+		for _, d := range sub.RetrySchedule {
+			sched = append(sched, time.Duration(d).String())
+		}
+		fp.Schedule = strings.Join(sched, ",")
+		for _, k := range sortedKeys(sub.Headers) {
+			fp.Headers = append(fp.Headers, [2]string{k, sub.Headers[k]})
+		}
+	}
+	fp.Headers = append(fp.Headers, [2]string{}, [2]string{})
+	v.Data = fp
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	return funcs["sortedKeys"].(func(map[string]string) []string)(m)
+}
+
+func (s *Server) webhookNew(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "New webhook"
+	sub := &store.Subscription{Status: store.SubscriptionActive, Payload: subscription.DefaultPayload, Format: subscription.DefaultFormat,
+		SignatureScheme: subscription.DefaultSignatureScheme, SignatureHeader: subscription.DefaultSignatureHeader,
+		TimeoutSeconds: subscription.DefaultTimeoutSeconds, FailureThreshold: subscription.DefaultFailureThreshold}
+	if err := s.formPage(r, v, sub, false); err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "webhook_form.html", v)
+	return nil
+}
+
+// subscriptionInput reads the webhook form into the service's input: the
+// service validates it, as it does the API's.
+func subscriptionInput(f url.Values) (*subscription.Input, error) {
+	in := &subscription.Input{}
+	str := func(name string) *string {
+		if _, ok := f[name]; !ok {
+			return nil
+		}
+		v := strings.TrimSpace(f.Get(name))
+		return &v
+	}
+	num := func(name string) (*int, error) {
+		v := str(name)
+		if v == nil || *v == "" {
+			return nil, nil
+		}
+		n, err := strconv.Atoi(*v)
+		if err != nil {
+			return nil, errs.Invalidf(name, "must be a whole number")
+		}
+		return &n, nil
+	}
+	in.Name, in.URL, in.Payload, in.Format = str("name"), str("url"), str("payload"), str("format")
+	in.SignatureScheme = str("signature_scheme")
+	if in.SignatureScheme != nil && *in.SignatureScheme == "hmac-sha256" {
+		in.SignatureHeader = str("signature_header")
+	}
+	in.EventTypes = subscription.Names(f["event_types"])
+	if in.EventTypes == nil {
+		in.EventTypes = subscription.Names{}
+	}
+	var err error
+	if in.TimeoutSeconds, err = num("timeout_seconds"); err != nil {
+		return nil, err
+	}
+	if in.FailureThreshold, err = num("failure_threshold"); err != nil {
+		return nil, err
+	}
+	in.Headers = subscription.Headers{}
+	names, values := f["header_name"], f["header_value"]
+	for i, name := range names {
+		name = strings.TrimSpace(name)
+		value := ""
+		if i < len(values) {
+			value = values[i]
+		}
+		switch {
+		case name == "" && value == "":
+			continue
+		case name == "":
+			return nil, errs.Invalidf("headers", "a header with a value needs a name")
+		}
+		if _, dup := in.Headers[name]; dup {
+			return nil, errs.Invalidf("headers."+name, "is given twice")
+		}
+		in.Headers[name] = value
+	}
+	in.RetrySchedule = json.RawMessage("null")
+	if sched := strings.TrimSpace(f.Get("retry_schedule")); sched != "" {
+		var steps []string
+		for _, step := range strings.Split(sched, ",") {
+			steps = append(steps, strings.TrimSpace(step))
+		}
+		in.RetrySchedule, _ = json.Marshal(steps)
+	}
+	in.APIVersion = json.RawMessage("null")
+	if av := strings.TrimSpace(f.Get("api_version")); av != "" {
+		in.APIVersion, _ = json.Marshal(av)
+	}
+	return in, nil
+}
+
+func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "New webhook"
+	formErr := func(err error) error {
+		if ferr := s.formPage(r, v, &store.Subscription{}, false); ferr != nil {
+			return ferr
+		}
+		return s.refused(w, r, v, "webhook_form.html", err)
+	}
+	in, err := subscriptionInput(r.PostForm)
+	if err != nil {
+		v.Form = r.PostForm
+		return formErr(err)
+	}
+	mode := store.ModePush
+	in.Mode = &mode
+	created, err := s.Subscriptions.Create(r.Context(), v.principal, v.WS, in)
+	if err != nil {
+		v.Form = r.PostForm
+		return formErr(err)
+	}
+	sub := created.Subscription
+	if r.PostFormValue("active") == "" {
+		if sub, err = s.Subscriptions.Disable(r.Context(), v.principal, v.WS, sub.ID); err != nil {
+			return err
+		}
+	}
+	v.Title = sub.Name
+	v.Flash = "Webhook created. Copy its signing secret now: it is not shown again."
+	return s.showWebhook(w, r, v, sub, &webhookPage{Secret: created.Secret})
+}
+
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, v *view) error {
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.showWebhook(w, r, v, sub, &webhookPage{})
+}
+
+// showWebhook renders a webhook's page with its last requests.
+func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *view, sub *store.Subscription, page *webhookPage) error {
+	if sub.Mode != store.ModePush {
+		http.Redirect(w, r, v.Base+"/mailboxes/"+sub.ID, http.StatusSeeOther)
+		return nil
+	}
+	attempts, err := s.Subscriptions.ListAttempts(r.Context(), v.principal, v.WS, sub.ID, listQuery("", strconv.Itoa(recentAttempts)))
+	if err != nil {
+		return err
+	}
+	page.Sub, page.Attempts = sub, attempts.Data
+	if page.RecoverSince == "" {
+		page.RecoverSince = s.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
+	}
+	v.Title = sub.Name
+	v.Data = page
+	s.render(w, http.StatusOK, "webhook.html", v)
+	return nil
+}
+
+func (s *Server) webhookEdit(w http.ResponseWriter, r *http.Request, v *view) error {
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v.Title = "Edit " + sub.Name
+	if err := s.formPage(r, v, sub, true); err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "webhook_form.html", v)
+	return nil
+}
+
+func (s *Server) webhookUpdate(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
+	if err != nil {
+		return err
+	}
+	v.Title = "Edit " + sub.Name
+	v.Form = r.PostForm
+	formErr := func(err error) error {
+		if ferr := s.formPage(r, v, sub, true); ferr != nil {
+			return ferr
+		}
+		return s.refused(w, r, v, "webhook_form.html", err)
+	}
+	in, err := subscriptionInput(r.PostForm)
+	if err != nil {
+		return formErr(err)
+	}
+	if sub, err = s.Subscriptions.Update(r.Context(), v.principal, v.WS, id, in); err != nil {
+		return formErr(err)
+	}
+	// Active is a switch on the form; the service changes it through enable
+	// and disable, as the API does.
+	switch active := r.PostFormValue("active") != ""; {
+	case active && sub.Status != store.SubscriptionActive:
+		_, err = s.Subscriptions.Enable(r.Context(), v.principal, v.WS, id)
+	case !active && sub.Status == store.SubscriptionActive:
+		_, err = s.Subscriptions.Disable(r.Context(), v.principal, v.WS, id)
+	}
+	if err != nil {
+		return err
+	}
+	return s.redirect(w, r, v.Base+"/webhooks/"+id, "Webhook saved.")
+}
+
+// webhookTest sends the test event. A page that asked with fetch gets the
+// result alone, shown inline; without script the whole page comes back
+// with it.
+func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	a, err := s.Subscriptions.Test(r.Context(), v.principal, v.WS, id)
+	if err != nil {
+		return err
+	}
+	if r.Header.Get("X-Postbode-Fetch") == "1" {
+		v.Data = &webhookPage{Test: a}
+		s.renderPart(w, "webhook.html", "test-result", v)
+		return nil
+	}
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
+	if err != nil {
+		return err
+	}
+	return s.showWebhook(w, r, v, sub, &webhookPage{Test: a})
+}
+
+func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	var err error
+	flash := "Webhook enabled: held deliveries are on their way."
+	if strings.HasSuffix(r.URL.Path, "/disable") {
+		_, err = s.Subscriptions.Disable(r.Context(), v.principal, v.WS, id)
+		flash = "Webhook paused: new deliveries are held until it is enabled."
+	} else {
+		_, err = s.Subscriptions.Enable(r.Context(), v.principal, v.WS, id)
+	}
+	if err != nil {
+		return err
+	}
+	return s.redirect(w, r, v.Base+"/webhooks/"+id, flash)
+}
+
+func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, v *view) error {
+	c, err := s.Subscriptions.RotateSecret(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v.Flash = "New signing secret made. Copy it now: it is not shown again. The old one keeps signing for 24 hours."
+	return s.showWebhook(w, r, v, c.Subscription, &webhookPage{Secret: c.Secret})
+}
+
+// webhookRecover re-queues failed and held deliveries since a time given
+// in UTC, as the form's datetime field sends it (no zone).
+func (s *Server) webhookRecover(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	since := strings.TrimSpace(r.PostFormValue("since"))
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, since); err == nil {
+			since = t.UTC().Format(time.RFC3339)
+			break
+		}
+	}
+	n, err := s.Subscriptions.Recover(r.Context(), v.principal, v.WS, id, since)
+	if err != nil {
+		sub, gerr := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
+		if gerr != nil {
+			return gerr
+		}
+		v.Form = r.PostForm
+		var e *errs.Error
+		if errors.As(err, &e) && e.Kind == errs.Invalid {
+			v.Errors = map[string]string{e.Field: upperFirst(e.Message) + "."}
+			v.Error = "Recover: " + message(err)
+			return s.showWebhook(w, r, v, sub, &webhookPage{RecoverSince: r.PostFormValue("since")})
+		}
+		return err
+	}
+	return s.redirect(w, r, v.Base+"/webhooks/"+id, "Recover queued "+strconv.Itoa(n)+" deliveries.")
+}
+
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, v *view) error {
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	a, err := s.Subscriptions.Attempt(r.Context(), v.principal, v.WS, sub.ID, r.PathValue("attempt"))
+	if err != nil {
+		return err
+	}
+	v.Title = "Request to " + sub.Name
+	v.Data = map[string]any{"Sub": sub, "Attempt": a}
+	s.render(w, http.StatusOK, "attempt.html", v)
+	return nil
+}
+
+func (s *Server) webhookConfirmDelete(w http.ResponseWriter, r *http.Request, v *view) error {
+	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v.Title = "Delete " + sub.Name
+	v.Data = map[string]any{
+		"What":   "webhook " + sub.Name,
+		"Detail": "Its deliveries and their request log are deleted with it. Events already published stay.",
+		"Action": v.Base + "/webhooks/" + sub.ID + "/delete", "Back": v.Base + "/webhooks/" + sub.ID,
+	}
+	s.render(w, http.StatusOK, "confirm.html", v)
+	return nil
+}
+
+func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request, v *view) error {
+	if err := s.Subscriptions.Delete(r.Context(), v.principal, v.WS, r.PathValue("id")); err != nil {
+		return err
+	}
+	return s.redirect(w, r, v.Base+"/webhooks", "Webhook deleted.")
+}
