@@ -4,8 +4,8 @@
 package web
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 

@@ -343,7 +343,9 @@ func csrfToken(secret string) string {
 }
 
 // listQuery is a page of a list.
-func listQuery(cursor, limit string) listing.Query { return listing.Query{Cursor: cursor, Limit: limit} }
+func listQuery(cursor, limit string) listing.Query {
+	return listing.Query{Cursor: cursor, Limit: limit}
+}
 
 // redirect answers a POST with a redirect to a page, and a message for it.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash string) error {
