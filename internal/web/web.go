@@ -320,6 +320,11 @@ func (s *Server) guard(load func(r *http.Request) (*view, string, error), login 
 		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					s.fail(w, r, v, err)
+					return
+				}
 				s.fail(w, r, v, errs.New(errs.Malformed, "malformed_form", "the form could not be read"))
 				return
 			}
