@@ -87,6 +87,19 @@ func newUI(t *testing.T, engine ...func(*config.Config)) *uiFixture {
 	return &uiFixture{srv: srv, ws: ws, b: b}
 }
 
+// adminID is the id of the UI's admin, Ada.
+func (f *uiFixture) adminID(t *testing.T) string {
+	var list struct{ Data []struct{ ID, Email string } }
+	f.srv.JSON(t, "GET", "/api/v1/users", nil, http.StatusOK, &list)
+	for _, u := range list.Data {
+		if u.Email == "ada@example.com" {
+			return u.ID
+		}
+	}
+	t.Fatal("no Ada")
+	return ""
+}
+
 // TestPagesRender: every page answers 200 with its title, on both engines.
 func TestPagesRender(t *testing.T) {
 	apptest.Engines(t, func(t *testing.T, engine func(*config.Config)) {
@@ -356,4 +369,40 @@ func TestPortalStaysInItsWorkspace(t *testing.T) {
 			t.Errorf("a portal link for a missing workspace: %d", status)
 		}
 	})
+}
+
+// TestMemberSeesOnlyTheirs: a member sees their own workspaces in the
+// switcher and no user management; another workspace is not found; an
+// admin sees both, and the users link.
+func TestMemberSeesOnlyTheirs(t *testing.T) {
+	f := newUI(t)
+	other := f.srv.Workspace(t)
+	f.srv.JSON(t, "POST", "/api/v1/users", map[string]any{"email": "bob@example.com", "name": "Bob", "role": "member",
+		"password": "correct horse battery", "workspaces": []string{f.ws}}, http.StatusCreated, nil)
+	b := newBrowser(t, f.srv.URL)
+	b.do("POST", "/login", url.Values{"email": {"bob@example.com"}, "password": {"correct horse battery"}})
+	resp, _ := b.get("/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ws/"+f.ws+"/" {
+		t.Fatalf("a member's start: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, body := b.get("/ws/" + f.ws + "/")
+	if strings.Contains(body, `href="/users"`) || strings.Contains(body, other) || !strings.Contains(body, `value="`+f.ws+`" selected`) {
+		t.Errorf("a member's dashboard shows user management or another workspace")
+	}
+	for path, want := range map[string]int{"/ws/" + other + "/": http.StatusNotFound, "/ws/" + other + "/webhooks": http.StatusNotFound,
+		"/switch?ws=" + other: http.StatusNotFound, "/users/" + f.adminID(t): http.StatusNotFound} {
+		if resp, _ := b.get(path); resp.StatusCode != want {
+			t.Errorf("a member's GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if resp, _ := b.get("/users"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/users/usr_") {
+		t.Errorf("a member's /users: %d %s, want their own account", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := b.get("/switch?ws=" + f.ws + "&section=webhooks"); resp.Header.Get("Location") != "/ws/"+f.ws+"/webhooks" {
+		t.Errorf("the switcher: %s", resp.Header.Get("Location"))
+	}
+	_, body = f.b.get("/ws/" + f.ws + "/")
+	if !strings.Contains(body, `href="/users"`) || !strings.Contains(body, other) {
+		t.Errorf("an admin's dashboard lacks user management or a workspace")
+	}
 }

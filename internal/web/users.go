@@ -14,7 +14,13 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
+// users lists the users for an admin; a member has only its own account
+// to see.
 func (s *Server) users(w http.ResponseWriter, r *http.Request, v *view) error {
+	if !v.Admin {
+		http.Redirect(w, r, "/users/"+v.User.ID, http.StatusSeeOther)
+		return nil
+	}
 	return s.showUsers(w, r, v, nil, http.StatusOK)
 }
 
