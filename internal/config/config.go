@@ -55,7 +55,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs.StringVar(&c.Addr, "addr", env("POSTBODE_ADDR", "127.0.0.1:8080"), "listen address (POSTBODE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("POSTBODE_DATA_DIR", "./data"), "SQLite data directory (POSTBODE_DATA_DIR)")
 	fs.StringVar(&c.Database, "database", env("POSTBODE_DATABASE", ""), "postgres:// URL; empty for embedded SQLite (POSTBODE_DATABASE)")
-	fs.StringVar(&c.PublicURL, "public-url", env("POSTBODE_PUBLIC_URL", ""), "external base URL, used to print inbound URLs (POSTBODE_PUBLIC_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", env("POSTBODE_PUBLIC_URL", ""), "external base URL, used to print inbound URLs and portal links (POSTBODE_PUBLIC_URL)")
 	inactive := fs.String("inactive-after", env("POSTBODE_INACTIVE_AFTER", "1440h"), "a user without activity this long becomes inactive (POSTBODE_INACTIVE_AFTER)")
 	allowEnv, err := strconv.ParseBool(env("POSTBODE_ALLOW_PRIVATE_TARGETS", "false"))
 	if err != nil {
