@@ -66,6 +66,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad concurrency", []string{"--subscription-concurrency", "0"}, nil, "--subscription-concurrency"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
+		{"frame ancestor with a path", []string{"--portal-frame-ancestors", "https://app.example.com/settings"}, nil, "--portal-frame-ancestors"},
+		{"frame ancestor without a scheme", []string{"--portal-frame-ancestors", "app.example.com"}, nil, "--portal-frame-ancestors"},
+		{"frame ancestor that is a CSP keyword", nil, map[string]string{"POSTBODE_PORTAL_FRAME_ANCESTORS": "*"}, "--portal-frame-ancestors"},
+		{"frame ancestor smuggling a directive", []string{"--portal-frame-ancestors", "https://a.example;script-src"}, nil, "--portal-frame-ancestors"},
+		{"frame ancestor with a user", []string{"--portal-frame-ancestors", "https://u@a.example"}, nil, "--portal-frame-ancestors"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,5 +156,18 @@ func TestParseQueueMemory(t *testing.T) {
 func TestInactiveAfterBelowActivityInterval(t *testing.T) {
 	if _, err := Parse([]string{"--inactive-after", "30s"}, env(nil), io.Discard); err == nil {
 		t.Errorf("--inactive-after 30s accepted: users in constant use go inactive, as activity is written once a minute")
+	}
+}
+
+func TestParseFrameAncestors(t *testing.T) {
+	c, err := Parse([]string{"--portal-frame-ancestors", "https://app.example.com/, http://localhost:3000 https://b.example"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.PortalFrameAncestors, " ") != "https://app.example.com http://localhost:3000 https://b.example" {
+		t.Errorf("frame ancestors %q", c.PortalFrameAncestors)
+	}
+	if c, _ := Parse(nil, env(nil), io.Discard); c.PortalFrameAncestors != nil {
+		t.Errorf("default frame ancestors %q, want none", c.PortalFrameAncestors)
 	}
 }
