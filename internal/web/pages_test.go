@@ -325,6 +325,16 @@ func TestPortalStaysInItsWorkspace(t *testing.T) {
 			t.Errorf("deleting another workspace's webhook through the portal: %d, want 404", resp.StatusCode)
 		}
 		f.srv.JSON(t, "GET", "/api/v1/workspaces/"+other+"/subscriptions/"+theirs.ID, nil, http.StatusOK, nil)
+		// A mailbox of its own workspace is not one of the portal's pages.
+		var box struct{ ID string }
+		f.srv.JSON(t, "POST", "/api/v1/workspaces/"+f.ws+"/subscriptions", map[string]any{"name": "Box", "mode": "pull",
+			"event_types": []string{"*"}}, http.StatusCreated, &box)
+		if resp, _ := pb.get("/portal/webhooks/" + box.ID); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a mailbox through the portal: %d, want 404", resp.StatusCode)
+		}
+		if resp, _ := pb.post("/portal/webhooks/"+mine.ID, "/portal/webhooks/"+box.ID+"/disable", url.Values{}); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("pausing a mailbox through the portal: %d, want 404", resp.StatusCode)
+		}
 		// The portal's secret opens nothing else: not the UI's pages, not
 		// as a login cookie, not the API.
 		for _, path := range []string{"/ws/" + f.ws + "/", "/ws/" + other + "/webhooks", "/users", "/workspaces"} {

@@ -175,21 +175,29 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, v *view) er
 	return s.showUser(w, v, page, http.StatusCreated)
 }
 
+// back is the user page a token form returns to: the user_id it names, if
+// that is a user id at all.
+func back(r *http.Request) string {
+	id := r.PostFormValue("user_id")
+	if !strings.HasPrefix(id, "usr_") || strings.ContainsAny(id, "/?#\\") {
+		return "/users"
+	}
+	return "/users/" + id
+}
+
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, v *view) error {
-	back := r.PostFormValue("user_id")
 	if err := s.Accounts.RevokeToken(r.Context(), v.principal, r.PathValue("id")); err != nil {
 		return err
 	}
-	return s.redirect(w, r, "/users/"+back, "Token revoked.")
+	return s.redirect(w, r, back(r), "Token revoked.")
 }
 
 func (s *Server) transferToken(w http.ResponseWriter, r *http.Request, v *view) error {
-	back := r.PostFormValue("user_id")
 	t, err := s.Accounts.TransferToken(r.Context(), v.principal, r.PathValue("id"), r.PostFormValue("to"))
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, "/users/"+back, "Token "+t.Name+" moved; it keeps working.")
+	return s.redirect(w, r, back(r), "Token "+t.Name+" moved; it keeps working.")
 }
 
 // moveTokens moves every token of a user to another, so that the user can

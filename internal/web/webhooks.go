@@ -219,6 +219,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, v *view) error 
 // showWebhook renders a webhook's page with its last requests.
 func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *view, sub *store.Subscription, page *webhookPage) error {
 	if sub.Mode != store.ModePush {
+		if v.Portal { // the portal shows webhooks only
+			return errs.NotFoundf("webhook")
+		}
 		http.Redirect(w, r, v.Base+"/mailboxes/"+sub.ID, http.StatusSeeOther)
 		return nil
 	}
@@ -236,8 +239,21 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *view, su
 	return nil
 }
 
-func (s *Server) webhookEdit(w http.ResponseWriter, r *http.Request, v *view) error {
+// pushSubscription is the webhook a page is about: a mailbox has pages of
+// its own, and none in the portal.
+func (s *Server) pushSubscription(r *http.Request, v *view) (*store.Subscription, error) {
 	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if sub.Mode != store.ModePush {
+		return nil, errs.NotFoundf("webhook")
+	}
+	return sub, nil
+}
+
+func (s *Server) webhookEdit(w http.ResponseWriter, r *http.Request, v *view) error {
+	sub, err := s.pushSubscription(r, v)
 	if err != nil {
 		return err
 	}
@@ -250,11 +266,11 @@ func (s *Server) webhookEdit(w http.ResponseWriter, r *http.Request, v *view) er
 }
 
 func (s *Server) webhookUpdate(w http.ResponseWriter, r *http.Request, v *view) error {
-	id := r.PathValue("id")
-	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
+	sub, err := s.pushSubscription(r, v)
 	if err != nil {
 		return err
 	}
+	id := sub.ID
 	v.Title = "Edit " + sub.Name
 	v.Form = r.PostForm
 	formErr := func(err error) error {
@@ -306,8 +322,11 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request, v *view) er
 }
 
 func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, v *view) error {
-	id := r.PathValue("id")
-	var err error
+	sub, err := s.pushSubscription(r, v)
+	if err != nil {
+		return err
+	}
+	id := sub.ID
 	flash := "Webhook enabled: held deliveries are on their way."
 	if strings.HasSuffix(r.URL.Path, "/disable") {
 		_, err = s.Subscriptions.Disable(r.Context(), v.principal, v.WS, id)
@@ -375,7 +394,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, v *view) error 
 }
 
 func (s *Server) webhookConfirmDelete(w http.ResponseWriter, r *http.Request, v *view) error {
-	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	sub, err := s.pushSubscription(r, v)
 	if err != nil {
 		return err
 	}
@@ -390,7 +409,11 @@ func (s *Server) webhookConfirmDelete(w http.ResponseWriter, r *http.Request, v 
 }
 
 func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request, v *view) error {
-	if err := s.Subscriptions.Delete(r.Context(), v.principal, v.WS, r.PathValue("id")); err != nil {
+	sub, err := s.pushSubscription(r, v)
+	if err != nil {
+		return err
+	}
+	if err := s.Subscriptions.Delete(r.Context(), v.principal, v.WS, sub.ID); err != nil {
 		return err
 	}
 	return s.redirect(w, r, v.Base+"/webhooks", "Webhook deleted.")
