@@ -48,10 +48,7 @@ func (s *Server) reactivateUser(r *http.Request, p *auth.Principal) (int, any, e
 }
 
 func (s *Server) setPassword(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		Password        string `json:"password"`
-		CurrentPassword string `json:"current_password"`
-	}
+	var in passwordInput
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
@@ -59,9 +56,7 @@ func (s *Server) setPassword(r *http.Request, p *auth.Principal) (int, any, erro
 }
 
 func (s *Server) createToken(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in nameInput
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
@@ -77,9 +72,7 @@ func (s *Server) revokeToken(r *http.Request, p *auth.Principal) (int, any, erro
 }
 
 func (s *Server) transferToken(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		UserID string `json:"user_id"`
-	}
+	var in userInput
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}

@@ -39,6 +39,8 @@ type Options struct {
 type Server struct {
 	Options
 	mux *http.ServeMux
+	// Patterns are the routes registered, for the OpenAPI document's test.
+	Patterns []string
 }
 
 // handler is one route: it returns the status and body to answer, or an error.
@@ -96,7 +98,7 @@ func New(opt Options) *Server {
 		{"POST /api/v1/tokens/{id}/transfer", s.transferToken},
 	}
 	for _, rt := range routes {
-		s.mux.Handle(rt.pattern, s.endpoint(integration, rt.h))
+		s.handle(rt.pattern, s.endpoint(integration, rt.h))
 	}
 	// Mailboxes take their own app token too.
 	for _, rt := range []struct {
@@ -112,12 +114,18 @@ func New(opt Options) *Server {
 		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox", s.searchMailbox},
 		{"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats", s.mailboxStats},
 	} {
-		s.mux.Handle(rt.pattern, s.endpoint(mailboxAuth, rt.h))
+		s.handle(rt.pattern, s.endpoint(mailboxAuth, rt.h))
 	}
+	s.handle("GET /api/v1/openapi.json", http.HandlerFunc(s.openAPI))
 	// Everything else lands here (the mux prefers any match to its own
 	// plain-text 404 and 405), so a request is routed once.
 	s.mux.HandleFunc("/", s.unrouted)
 	return s
+}
+
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.Patterns = append(s.Patterns, pattern)
 }
 
 // ServeHTTP answers /api/v1 requests. A path that is not clean (//, /./,

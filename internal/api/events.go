@@ -38,7 +38,7 @@ func (s *Server) publishBatch(r *http.Request, p *auth.Principal) (int, any, err
 		}
 	}
 	res, err := s.Events.PublishBatch(r.Context(), p, r.PathValue("ws"), r.Header.Get("Idempotency-Key"), items)
-	return answer(http.StatusAccepted, map[string]any{"events": res}, err)
+	return answer(http.StatusAccepted, batchOutput{Events: res}, err)
 }
 
 func (s *Server) listEvents(r *http.Request, p *auth.Principal) (int, any, error) {

@@ -53,9 +53,7 @@ func (s *Server) disableInbound(r *http.Request, p *auth.Principal) (int, any, e
 }
 
 func (s *Server) inboundToken(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		UserID string `json:"user_id"`
-	}
+	var in userInput
 	if err := decode(r, &in, true); err != nil {
 		return 0, nil, err
 	}

@@ -48,7 +48,7 @@ func (s *Server) testSubscription(r *http.Request, p *auth.Principal) (int, any,
 		return 0, nil, err
 	}
 	a, err := s.Subscriptions.Test(r.Context(), p, r.PathValue("ws"), r.PathValue("id"))
-	return answer(http.StatusOK, map[string]any{"attempt": a}, err)
+	return answer(http.StatusOK, testOutput{Attempt: a}, err)
 }
 
 func (s *Server) listAttempts(r *http.Request, p *auth.Principal) (int, any, error) {
@@ -81,12 +81,10 @@ func (s *Server) rotateSecret(r *http.Request, p *auth.Principal) (int, any, err
 }
 
 func (s *Server) recoverDeliveries(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		Since string `json:"since"`
-	}
+	var in recoverInput
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
 	n, err := s.Subscriptions.Recover(r.Context(), p, r.PathValue("ws"), r.PathValue("id"), in.Since)
-	return answer(http.StatusOK, map[string]int{"queued": n}, err)
+	return answer(http.StatusOK, recoverOutput{Queued: n}, err)
 }

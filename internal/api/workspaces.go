@@ -9,9 +9,7 @@ import (
 )
 
 func (s *Server) createWorkspace(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in nameInput
 	if err := decode(r, &in, false); err != nil {
 		return 0, nil, err
 	}
@@ -35,9 +33,7 @@ func (s *Server) listEventTypes(r *http.Request, p *auth.Principal) (int, any, e
 }
 
 func (s *Server) createPortalLink(r *http.Request, p *auth.Principal) (int, any, error) {
-	var in struct {
-		TTLSeconds int64 `json:"ttl_seconds"`
-	}
+	var in portalLinkInput
 	if err := decode(r, &in, true); err != nil {
 		return 0, nil, err
 	}

@@ -89,7 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg = api.WriteError(w, r, s.log, err, challenges...)
 	} else {
-		api.WriteJSON(w, http.StatusAccepted, map[string]string{"id": eventID})
+		api.WriteJSON(w, http.StatusAccepted, api.Received{ID: eventID})
 	}
 	s.inbound.Record(hook, inbound.Entry{ReceivedAt: received, Status: status, Error: msg, EventID: eventID,
 		RemoteAddr: ratelimit.ClientIP(r.RemoteAddr), Method: r.Method, Header: r.Header, Body: body})
