@@ -61,8 +61,8 @@ var (
 	ErrUnknownEventType = &Error{Status: http.StatusUnprocessableEntity, Code: "unknown_event_type", Message: "unknown event type"}
 	ErrSchemaMismatch   = &Error{Status: http.StatusUnprocessableEntity, Code: "schema_mismatch", Message: "schema mismatch"}
 	ErrPrivateTarget    = &Error{Status: http.StatusUnprocessableEntity, Code: "private_target", Message: "private target"}
-	ErrRateLimited      = &Error{Status: http.StatusTooManyRequests, Message: "rate limited"}      // 429
-	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Message: "unavailable"}    // 503
+	ErrRateLimited      = &Error{Status: http.StatusTooManyRequests, Message: "rate limited"}       // 429
+	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Message: "unavailable"}     // 503
 	ErrInternal         = &Error{Status: http.StatusInternalServerError, Message: "internal error"} // 500: a bug
 )
 
