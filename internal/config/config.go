@@ -39,6 +39,16 @@ type Config struct {
 	// PortalFrameAncestors are the origins that may embed the customer
 	// portal in an iframe; none when empty.
 	PortalFrameAncestors []string
+	// Tracing is on when an OTLP endpoint is configured, the OpenTelemetry
+	// way: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT
+	// set, and OTEL_TRACES_EXPORTER not "none". TracingEndpoint is the one
+	// that is set (the traces one first); the exporter reads it, and the
+	// other OTEL_* variables, from the environment itself.
+	Tracing         bool
+	TracingEndpoint string
+	// ServiceName is the service.name of the spans: OTEL_SERVICE_NAME, or
+	// "postbode".
+	ServiceName string
 }
 
 // Parse reads args (without the subcommand) and the environment through getenv.
@@ -113,7 +123,50 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	default:
 		return c, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel)
 	}
+	if err := c.parseTracing(getenv); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// parseTracing reads the OpenTelemetry variables that decide whether to
+// trace. Only OTLP over HTTP (protobuf) is built in: another exporter or
+// protocol is refused rather than ignored, so that spans are never silently
+// sent nowhere.
+func (c *Config) parseTracing(getenv func(string) string) error {
+	c.ServiceName = strings.TrimSpace(getenv("OTEL_SERVICE_NAME"))
+	if c.ServiceName == "" {
+		c.ServiceName = "postbode"
+	}
+	from := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	c.TracingEndpoint = strings.TrimSpace(getenv(from))
+	if c.TracingEndpoint == "" {
+		from = "OTEL_EXPORTER_OTLP_ENDPOINT"
+		c.TracingEndpoint = strings.TrimSpace(getenv(from))
+	}
+	switch e := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); e {
+	case "none":
+		c.TracingEndpoint = ""
+	case "", "otlp":
+	default:
+		return fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not otlp or none (only OTLP is built in)", e)
+	}
+	if c.TracingEndpoint == "" {
+		return nil
+	}
+	if u, err := url.Parse(c.TracingEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q is not an http:// or https:// URL, such as http://127.0.0.1:4318", from, c.TracingEndpoint)
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if p := strings.TrimSpace(getenv(name)); p != "" {
+			if p != "http/protobuf" {
+				return fmt.Errorf("%s: %q is not http/protobuf (the one protocol built in)", name, p)
+			}
+			break // the traces one, when set, decides
+		}
+	}
+	c.Tracing = true
+	return nil
 }
 
 // parseOrigins reads origins separated by spaces or commas. Each must be a
@@ -172,7 +225,7 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	for _, p := range parts {
 		d, err := time.ParseDuration(strings.TrimSpace(p))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a Go duration", strings.TrimSpace(p))
+			return nil, fmt.Errorf("%q is not a Go duration: give delays separated by commas, such as 5s,5m,30m,2h", strings.TrimSpace(p))
 		}
 		if err := CheckDelay(d); err != nil {
 			return nil, err
@@ -185,7 +238,8 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 // CheckDelay validates one step of a retry schedule.
 func CheckDelay(d time.Duration) error {
 	if d <= 0 || d > MaxRetryDelay {
-		return fmt.Errorf("%s is not between 0 and %s", d, MaxRetryDelay)
+		return fmt.Errorf("a delay must be longer than 0s and at most 168h (7 days), such as 30s, 5m or 2h; %s is not "+
+			"(for no retries at all, leave the schedule empty)", d)
 	}
 	return nil
 }

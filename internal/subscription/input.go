@@ -284,12 +284,11 @@ func applySchedule(sub *store.Subscription, raw json.RawMessage) error {
 	sched := make([]store.Duration, len(list))
 	for i, v := range list {
 		d, err := time.ParseDuration(v)
-		if err == nil {
-			err = config.CheckDelay(d)
-		}
 		if err != nil {
-			return errs.Invalidf(fmt.Sprintf("retry_schedule[%d]", i), "%q must be a Go duration such as 30s or 5m, from above 0 to %s",
-				v, config.MaxRetryDelay)
+			return errs.Invalidf(fmt.Sprintf("retry_schedule[%d]", i), "%q is not a Go duration such as 30s, 5m or 2h", v)
+		}
+		if err := config.CheckDelay(d); err != nil {
+			return errs.Invalidf(fmt.Sprintf("retry_schedule[%d]", i), "%s", err)
 		}
 		sched[i] = store.Duration(d)
 	}
