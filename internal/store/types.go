@@ -119,6 +119,10 @@ type Event struct {
 	// DataTruncated says that a list of events left out Data, larger than
 	// ListBodyLimit bytes; the event's own route shows it.
 	DataTruncated bool `json:"data_truncated,omitempty"`
+	// TraceParent is the W3C traceparent of the span that ingested the
+	// event, which its delivery attempts continue; empty when tracing is
+	// off (stored as NULL). Lists of events leave it out.
+	TraceParent string `json:"-"`
 }
 
 // EventFilter narrows a list of events; zero fields do not filter.

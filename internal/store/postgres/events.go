@@ -58,7 +58,8 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 				continue
 			}
 			e := &events[i].Event
-			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt})
+			eventRows = append(eventRows, []any{e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject,
+				e.CreatedAt, emptyNull(e.TraceParent)})
 			for _, d := range events[i].Deliveries {
 				subIDs = append(subIDs, d.SubscriptionID)
 			}
@@ -69,7 +70,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 		}
 		if len(eventRows) > 0 {
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-				[]string{"id", "workspace_id", "type", "label", "data", "user_id", "subject", "created_at"},
+				[]string{"id", "workspace_id", "type", "label", "data", "user_id", "subject", "created_at", "trace_parent"},
 				pgx.CopyFromRows(eventRows)); err != nil {
 				return err
 			}
@@ -177,15 +178,20 @@ func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, ne *store.NewEvent, pen
 	return nil, err
 }
 
-const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at`
+const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at, trace_parent`
 
 func scanEvent(row scanner) (*store.Event, error) {
 	var e store.Event
 	var data string
-	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &e.UserID, &e.Subject, &e.CreatedAt); err != nil {
+	var traceParent *string
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &e.UserID, &e.Subject, &e.CreatedAt,
+		&traceParent); err != nil {
 		return nil, notFound(err)
 	}
 	e.Data = []byte(data)
+	if traceParent != nil {
+		e.TraceParent = *traceParent
+	}
 	e.CreatedAt = utc(e.CreatedAt)
 	return &e, nil
 }
@@ -202,6 +208,14 @@ func scanDelivery(row scanner) (*store.Delivery, error) {
 	d.NextAttemptAt = utcPtr(d.NextAttemptAt)
 	d.CreatedAt, d.UpdatedAt = utc(d.CreatedAt), utc(d.UpdatedAt)
 	return &d, nil
+}
+
+// emptyNull stores an empty string as NULL.
+func emptyNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // GetEvent returns an event of a workspace with its deliveries.

@@ -325,8 +325,9 @@ func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string,
 func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) (err error) {
 	defer unavailable(&err)
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data), e.UserID, e.Subject, e.CreatedAt,
+			emptyNull(e.TraceParent)); err != nil {
 			return err
 		}
 		// Inserted only while the subscription exists, locked so that a

@@ -14,8 +14,8 @@ import (
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at,
+			trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 				}
 			}
 			if _, err := insEvent.ExecContext(ctx, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
-				nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
+				nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt), emptyNull(e.TraceParent)); err != nil {
 				return err
 			}
 			out[i] = store.InsertResult{Event: *e}
@@ -162,18 +162,19 @@ func claimIdempotencyKey(ctx context.Context, tx *sql.Tx, ne *store.NewEvent) (*
 	return nil, err
 }
 
-const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at`
+const eventColumns = `id, workspace_id, type, label, data, user_id, subject, created_at, trace_parent`
 
 func scanEvent(row interface{ Scan(...any) error }) (*store.Event, error) {
 	var e store.Event
 	var data string
-	var userID, subject sql.NullString
+	var userID, subject, traceParent sql.NullString
 	var created int64
-	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &e.Type, &e.Label, &data, &userID, &subject, &created, &traceParent); err != nil {
 		return nil, notFound(err)
 	}
 	e.Data = []byte(data)
 	e.UserID, e.Subject = stringPtr(userID), stringPtr(subject)
+	e.TraceParent = traceParent.String
 	e.CreatedAt = fromMicros(created)
 	return &e, nil
 }

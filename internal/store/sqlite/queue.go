@@ -319,9 +319,9 @@ func (db *DB) Resend(ctx context.Context, workspaceID, deliveryID, newID string,
 // RecordTestAttempt stores a test send as an event, a finished delivery and its attempt.
 func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.Delivery, a *store.Attempt) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
-			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (`+eventColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.WorkspaceID, e.Type, e.Label, string(e.Data),
+			nullString(e.UserID), nullString(e.Subject), micros(e.CreatedAt), emptyNull(e.TraceParent)); err != nil {
 			return err
 		}
 		// Inserted only while the subscription exists.

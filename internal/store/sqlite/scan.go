@@ -40,6 +40,14 @@ func nullString(s *string) any {
 	return *s
 }
 
+// emptyNull stores an empty string as NULL.
+func emptyNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func stringPtr(v sql.NullString) *string {
 	if !v.Valid {
 		return nil

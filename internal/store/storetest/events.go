@@ -71,6 +71,56 @@ func eventTests() []test {
 				t.Errorf("deliveries by subscription %v, want %v", got, want)
 			}
 		}},
+		{"TraceParentTravelsWithTheEvent", func(t *testing.T, f *fixture) {
+			// Ingest stores the traceparent of its span with the event, and
+			// every later attempt, claimed by any node, continues that
+			// trace. Without tracing it is empty, and reads back empty.
+			s := f.newSub("")
+			const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+			traced := f.routed(f.newEvent(t0), s)
+			traced.Event.TraceParent = tp
+			keyed := f.routed(f.newEvent(t0), s) // the engines write keyed events their own way
+			keyed.Event.TraceParent = tp
+			keyed.IdempotencyKey, keyed.IdempotencySince = "order-1", t0.Add(-time.Hour)
+			plain := f.routed(f.newEvent(t0), s)
+			res := f.insert(traced, keyed, plain)
+			want := map[string]string{traced.Event.ID: tp, keyed.Event.ID: tp, plain.Event.ID: ""}
+			for i := range res {
+				if got := res[i].Event.TraceParent; got != want[res[i].Event.ID] {
+					t.Errorf("inserted event %d: TraceParent %q, want %q", i, got, want[res[i].Event.ID])
+				}
+			}
+			for id, tp := range want {
+				e, _, err := f.s.GetEvent(f.ctx, f.ws, id)
+				f.must(err, "GetEvent")
+				if e.TraceParent != tp {
+					t.Errorf("GetEvent %s: TraceParent %q, want %q", id, e.TraceParent, tp)
+				}
+			}
+			cds := f.claim(t0, 10)
+			if len(cds) != 3 {
+				t.Fatalf("claimed %d deliveries, want 3", len(cds))
+			}
+			for _, cd := range cds {
+				if cd.Event.TraceParent != want[cd.Event.ID] {
+					t.Errorf("claimed event %s: TraceParent %q, want %q", cd.Event.ID, cd.Event.TraceParent, want[cd.Event.ID])
+				}
+			}
+			// A repeated key answers with the first event, trace and all.
+			again := f.routed(f.newEvent(at(time.Second)), s)
+			again.IdempotencyKey, again.IdempotencySince = "order-1", t0.Add(-time.Hour)
+			if r := f.insert(again)[0]; !r.Duplicate || r.Event.TraceParent != tp {
+				t.Errorf("duplicate: Duplicate %v, TraceParent %q, want true and %q", r.Duplicate, r.Event.TraceParent, tp)
+			}
+			// A resent delivery is claimed with the event's trace too.
+			orig := traced.Deliveries[0].ID
+			f.complete(f.succeeded(orig, t0))
+			_, err := f.s.Resend(f.ctx, f.ws, orig, newID("dlv_"), at(time.Minute))
+			f.must(err, "Resend")
+			if cds := f.claim(at(time.Hour), 10); len(cds) != 1 || cds[0].Event.TraceParent != tp {
+				t.Errorf("claimed after resend: %d deliveries, want 1 with TraceParent %q", len(cds), tp)
+			}
+		}},
 		{"InsertLeased", func(t *testing.T, f *fixture) {
 			// A node may insert deliveries already leased to itself, to send
 			// them without claiming; one to an inactive subscription is held.
