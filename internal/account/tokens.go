@@ -122,6 +122,57 @@ func (s *Service) TransferToken(ctx context.Context, p *auth.Principal, tokenID,
 	return moved, nil
 }
 
+// TransferTokens gives every token of a user to another (admins only), so
+// that the user can be deleted: each is checked first, so that one the
+// new owner could not hold leaves all of them where they were. It returns
+// how many moved.
+func (s *Service) TransferTokens(ctx context.Context, p *auth.Principal, fromUserID, toUserID string) (int, error) {
+	if err := requireAdmin(p); err != nil {
+		return 0, err
+	}
+	if _, err := s.user(ctx, p, fromUserID); err != nil {
+		return 0, err
+	}
+	if toUserID == "" {
+		return 0, errs.Invalidf("user_id", "is required: the user to give the tokens to")
+	}
+	if err := validate.ID("user_id", toUserID); err != nil {
+		return 0, err
+	}
+	if toUserID == fromUserID {
+		return 0, errs.Invalidf("user_id", "is the user the tokens belong to; choose another")
+	}
+	var toks []store.Token
+	for pg := (store.Page{Limit: 1000}); ; {
+		page, err := s.opt.Store.ListTokens(ctx, fromUserID, pg)
+		if err != nil {
+			return 0, err
+		}
+		toks = append(toks, page...)
+		if len(page) < pg.Limit {
+			break
+		}
+		pg.Cursor = page[len(page)-1].ID
+	}
+	for i := range toks {
+		if err := s.canHold(ctx, &toks[i], toUserID); err != nil {
+			var e *errs.Error
+			if errors.As(err, &e) {
+				e.Message = "token " + toks[i].Name + ": " + e.Message + "; no token was moved"
+			}
+			return 0, err
+		}
+	}
+	for _, t := range toks {
+		if _, err := s.opt.Store.TransferToken(ctx, t.ID, toUserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err // a token revoked meanwhile is no longer there to move
+		}
+	}
+	s.opt.Auth.Changed(ctx, fromUserID)
+	s.opt.Auth.Changed(ctx, toUserID)
+	return len(toks), nil
+}
+
 // canHold refuses to give a token to a user it would not work for: an
 // inactive one, or, for an app token, one without access to the workspace
 // of its inbound webhook or mailbox. The integration behind the token would

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/postbode/postbode/internal/account"
@@ -150,7 +151,12 @@ func (s *Server) showInbound(w http.ResponseWriter, r *http.Request, v *view, to
 		if err != nil {
 			return err
 		}
-		users = list.Data
+		// Only a user who may act in the workspace can own its token.
+		for _, u := range list.Data {
+			if u.Role == store.RoleAdmin || slices.Contains(u.Workspaces, v.WS) {
+				users = append(users, u)
+			}
+		}
 	}
 	data := map[string]any{"Hook": hook, "Requests": reqs.Data, "Users": users}
 	if token != "" {
@@ -183,6 +189,12 @@ func (s *Server) inboundAction(w http.ResponseWriter, r *http.Request, v *view) 
 // user (the caller by default); the old one stops working.
 func (s *Server) inboundToken(w http.ResponseWriter, r *http.Request, v *view) error {
 	c, err := s.Inbound.NewToken(r.Context(), v.principal, v.WS, r.PathValue("id"), r.PostFormValue("user_id"))
+	var e *errs.Error
+	if errors.As(err, &e) && (e.Kind == errs.Invalid || e.Kind == errs.Conflict) {
+		v.Error = message(err)
+		v.Errors = map[string]string{e.Field: upperFirst(e.Message) + "."}
+		return s.showInbound(w, r, v, "", status(err))
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strconv"
@@ -19,7 +20,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	v := &view{Title: "Log in"}
-	if !sameOrigin(r) {
+	if !s.sameOrigin(r) {
 		v.Error = "This form was posted from another site."
 		s.render(w, http.StatusForbidden, "login.html", v)
 		return
@@ -67,14 +68,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		http.Error(w, "This form was posted from another site.", http.StatusForbidden)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	if c, err := r.Cookie(CookieName); err == nil {
-		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
-			s.Log.Error("logout", "err", err)
-		}
+	// Logging someone out from another site's page is a nuisance attack:
+	// the form carries the session's token.
+	if !s.sameOrigin(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(csrfToken(c.Value))) != 1 {
+		http.Error(w, "This form is out of date or was posted from another site; reload the page and try again.", http.StatusForbidden)
+		return
+	}
+	if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
+		s.Log.Error("logout", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: secure(r)})

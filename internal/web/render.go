@@ -202,7 +202,7 @@ func message(err error) string {
 			return "The database cannot be reached right now; try again shortly."
 		}
 		if e.Kind == errs.NotFound {
-			return "Not found: " + e.Message + "."
+			return upperFirst(e.Message) + "."
 		}
 		if e.Kind == errs.TooLarge {
 			return "The form is too large."
@@ -242,23 +242,27 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *view, err error
 // names a field goes next to that field, any other above the form. An
 // error a form cannot fix (not found, the server's own) is returned as is.
 func (s *Server) refused(w http.ResponseWriter, r *http.Request, v *view, page string, err error) error {
-	var e *errs.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch e.Kind {
-	case errs.Invalid, errs.Conflict, errs.Malformed, errs.Forbidden, errs.TooLarge:
-	default:
-		return err
-	}
 	if r.Method == http.MethodPost {
 		v.Form = r.PostForm
 	}
 	return s.refusedGET(w, v, page, err)
 }
 
+// renameField makes a service's error name the form's field where the form
+// calls it otherwise (the API's user_id is a form's "to").
+func renameField(err error, from, to string) error {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Field == from {
+		c := *e
+		c.Field = to
+		return &c
+	}
+	return err
+}
+
 // refusedGET shows a page with a refusal of what its query asked (a
-// search's filter), keeping v.Form as it is.
+// search's filter), keeping v.Form as it is. The refusal goes on top, and
+// beside the field it names.
 func (s *Server) refusedGET(w http.ResponseWriter, v *view, page string, err error) error {
 	var e *errs.Error
 	if !errors.As(err, &e) {
@@ -269,11 +273,11 @@ func (s *Server) refusedGET(w http.ResponseWriter, v *view, page string, err err
 	default:
 		return err
 	}
+	// The whole message goes on top too: a page's query may hold a field
+	// (a cursor) that no form shows.
+	v.Error = message(err)
 	if e.Field != "" {
 		v.Errors = map[string]string{e.Field: upperFirst(e.Message) + "."}
-		v.Error = "Please correct the field marked below."
-	} else {
-		v.Error = message(err)
 	}
 	s.render(w, status(err), page, v)
 	return nil

@@ -142,7 +142,7 @@ func (s *Server) reactivateUser(w http.ResponseWriter, r *http.Request, v *view)
 
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, v *view) error {
 	id := r.PathValue("id")
-	if err := s.Accounts.SetPassword(r.Context(), v.principal, id, r.PostFormValue("password"), r.PostFormValue("current")); err != nil {
+	if err := s.Accounts.SetPassword(r.Context(), v.principal, id, r.PostFormValue("password"), r.PostFormValue("current_password")); err != nil {
 		page, lerr := s.loadUser(r, v, id)
 		if lerr != nil {
 			return lerr
@@ -185,6 +185,22 @@ func back(r *http.Request) string {
 	return "/users/" + id
 }
 
+// userPageError shows a refusal of a token's row form above the user's
+// page it came from.
+func (s *Server) userPageError(w http.ResponseWriter, r *http.Request, v *view, err error) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Kind != errs.Invalid && e.Kind != errs.Conflict {
+		return err
+	}
+	page, lerr := s.loadUser(r, v, strings.TrimPrefix(back(r), "/users/"))
+	if lerr != nil {
+		return err
+	}
+	v.Error = message(renameField(err, "user_id", "new owner"))
+	s.showUser(w, v, page, status(err))
+	return nil
+}
+
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err := s.Accounts.RevokeToken(r.Context(), v.principal, r.PathValue("id")); err != nil {
 		return err
@@ -195,7 +211,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, v *view) er
 func (s *Server) transferToken(w http.ResponseWriter, r *http.Request, v *view) error {
 	t, err := s.Accounts.TransferToken(r.Context(), v.principal, r.PathValue("id"), r.PostFormValue("to"))
 	if err != nil {
-		return err
+		return s.userPageError(w, r, v, err)
 	}
 	return s.redirect(w, r, back(r), "Token "+t.Name+" moved; it keeps working.")
 }
@@ -203,17 +219,18 @@ func (s *Server) transferToken(w http.ResponseWriter, r *http.Request, v *view) 
 // moveTokens moves every token of a user to another, so that the user can
 // be deleted.
 func (s *Server) moveTokens(w http.ResponseWriter, r *http.Request, v *view) error {
-	id, to := r.PathValue("id"), r.PostFormValue("to")
-	toks, err := s.allTokens(r, v, id)
+	id := r.PathValue("id")
+	n, err := s.Accounts.TransferTokens(r.Context(), v.principal, id, r.PostFormValue("to"))
 	if err != nil {
-		return err
-	}
-	for _, t := range toks {
-		if _, err := s.Accounts.TransferToken(r.Context(), v.principal, t.ID, to); err != nil {
-			return err
+		page, lerr := s.loadUser(r, v, id)
+		if lerr != nil {
+			return lerr
 		}
+		v.Title = "Delete " + page.User.Email
+		v.Data = page
+		return s.refused(w, r, v, "user_delete.html", renameField(err, "user_id", "to"))
 	}
-	return s.redirect(w, r, "/users/"+id+"/delete", "Moved "+strconv.Itoa(len(toks))+" tokens; the user can be deleted now.")
+	return s.redirect(w, r, "/users/"+id+"/delete", "Moved "+strconv.Itoa(n)+" tokens; the user can be deleted now.")
 }
 
 func (s *Server) userConfirmDelete(w http.ResponseWriter, r *http.Request, v *view) error {

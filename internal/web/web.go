@@ -61,6 +61,9 @@ type Options struct {
 	// QueueDepth counts the deliveries waiting on the whole server, for an
 	// admin's dashboard; nil leaves it out.
 	QueueDepth func(ctx context.Context) (int64, error)
+	// PublicURL is the address users reach Postbode at (--public-url):
+	// forms posted from its host are this server's own.
+	PublicURL string
 	// FrameAncestors are the origins that may embed the portal.
 	FrameAncestors []string
 	Log            *slog.Logger
@@ -74,7 +77,8 @@ type Server struct {
 	limit *ratelimit.Limiter // failed logins per client address
 	// portalCSP is the portal's Content-Security-Policy: the UI's, with the
 	// configured frame ancestors.
-	portalCSP string
+	portalCSP  string
+	publicHost string
 }
 
 // csp allows the page's own files only: no inline script or style, no
@@ -88,10 +92,13 @@ func New(opt Options) *Server {
 	if len(opt.FrameAncestors) > 0 {
 		ancestors = strings.Join(opt.FrameAncestors, " ")
 	}
+	if u, err := url.Parse(opt.PublicURL); err == nil {
+		s.publicHost = u.Host
+	}
 	s.portalCSP = strings.Replace(csp, "frame-ancestors 'none'", "frame-ancestors "+ancestors, 1)
 
 	static, _ := fs.Sub(staticFiles, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cached(http.FileServerFS(static))))
+	s.mux.Handle("GET /static/{file}", http.StripPrefix("/static/", cached(http.FileServerFS(static))))
 	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
 	})
@@ -208,6 +215,7 @@ type view struct {
 	Base       string // where the workspace's pages are: /ws/{ws} or /portal
 	WS         string
 	WSName     string
+	Section    string // the kind of page of the workspace (webhooks, events…)
 	Workspaces []store.Workspace
 	CSRF       string
 	Flash      string
@@ -239,17 +247,19 @@ func (s *Server) page(h pageFunc) http.Handler {
 			return nil, "", errs.Unauthenticatedf("log in first")
 		}
 		v := &view{User: p.User, Admin: p.IsAdmin(), principal: p}
-		if ws := r.PathValue("ws"); ws != "" {
-			if err := s.Workspaces.Access(r.Context(), p, ws); err != nil {
-				return nil, "", err
-			}
-			v.WS, v.Base = ws, "/ws/"+ws
-		}
 		list, err := s.Workspaces.List(r.Context(), p, listQuery("", "1000"))
 		if err != nil {
 			return nil, "", err
 		}
 		v.Workspaces = list.Data
+		if ws := r.PathValue("ws"); ws != "" {
+			if err := s.Workspaces.Access(r.Context(), p, ws); err != nil {
+				return v, "", err
+			}
+			v.WS, v.Base = ws, "/ws/"+ws
+			// The switcher opens the same page of another workspace.
+			v.Section, _, _ = strings.Cut(strings.TrimPrefix(r.URL.Path, v.Base+"/"), "/")
+		}
 		for _, w := range list.Data {
 			if w.ID == v.WS {
 				v.WSName = w.Name
@@ -301,16 +311,24 @@ func (s *Server) guard(load func(r *http.Request) (*view, string, error), login 
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		}
 		loaded, secret, err := load(r)
+		if loaded != nil {
+			v = loaded // a refusal of the workspace still shows who is looking
+		}
 		if err != nil {
 			var e *errs.Error
-			if login != "" && errors.As(err, &e) && e.Kind == errs.Unauthenticated {
-				http.Redirect(w, r, login, http.StatusSeeOther)
-				return
+			if errors.As(err, &e) && e.Kind == errs.Unauthenticated {
+				if r.Header.Get("X-Postbode-Fetch") == "1" { // a script's request: no login page to show in place
+					http.Error(w, "Your session has ended; reload the page to log in again.", http.StatusUnauthorized)
+					return
+				}
+				if login != "" {
+					http.Redirect(w, r, login, http.StatusSeeOther)
+					return
+				}
 			}
 			s.fail(w, r, v, err)
 			return
 		}
-		v = loaded
 		v.CSRF = csrfToken(secret)
 		if c, err := r.Cookie(flashCookie); err == nil {
 			if text, err := url.QueryUnescape(c.Value); err == nil {
@@ -328,7 +346,7 @@ func (s *Server) guard(load func(r *http.Request) (*view, string, error), login 
 				s.fail(w, r, v, errs.New(errs.Malformed, "malformed_form", "the form could not be read"))
 				return
 			}
-			if !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) != 1 {
+			if !s.sameOrigin(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) != 1 {
 				s.fail(w, r, v, errs.Forbiddenf("this form is out of date or was posted from another site; reload the page and try again"))
 				return
 			}
@@ -365,7 +383,8 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash stri
 // sameOrigin refuses a form posted from another site: SameSite=Lax keeps
 // the cookie from cross-site POSTs already, and this keeps a login form on
 // another site from logging a victim into the attacker's account.
-func sameOrigin(r *http.Request) bool {
+func (s *Server) sameOrigin(r *http.Request) bool {
+	publicHost := s.publicHost
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return false
 	}
@@ -377,7 +396,13 @@ func sameOrigin(r *http.Request) bool {
 		return true // not a browser, or one that sends neither
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	if err != nil {
+		return false
+	}
+	// Behind a reverse proxy the Host may be rewritten: the address the
+	// browser used is then the proxy's X-Forwarded-Host, or --public-url's.
+	// A page on another site cannot set either header on a form post.
+	return u.Host == r.Host || u.Host == r.Header.Get("X-Forwarded-Host") || publicHost != "" && u.Host == publicHost
 }
 
 // secure reports whether the cookie may only travel over TLS: when the

@@ -107,7 +107,12 @@ func TestLoginSession(t *testing.T) {
 		if resp, _ := get(t, srv.URL+"/workspaces", c); resp.StatusCode != http.StatusOK {
 			t.Errorf("the session after a restart: %d", resp.StatusCode)
 		}
-		if resp, _ := post(t, srv.URL+"/logout", nil, nil, c); resp.StatusCode != http.StatusSeeOther ||
+		if resp, _ := post(t, srv.URL+"/logout", nil, nil, c); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("logout without the form's token: %d, want 403", resp.StatusCode)
+		}
+		_, page := get(t, srv.URL+"/workspaces", c)
+		token := csrfField.FindStringSubmatch(page)[1]
+		if resp, _ := post(t, srv.URL+"/logout", url.Values{"csrf": {token}}, nil, c); resp.StatusCode != http.StatusSeeOther ||
 			sessionCookie(resp) == nil || sessionCookie(resp).MaxAge >= 0 {
 			t.Errorf("logout: %d", resp.StatusCode)
 		}

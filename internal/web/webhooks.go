@@ -4,6 +4,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -65,11 +66,22 @@ func (s *Server) formPage(r *http.Request, v *view, sub *store.Subscription, edi
 		return err
 	}
 	fp := &webhookFormPage{Sub: sub, EventTypes: types.Data, Edit: edit, Active: sub.Status == store.SubscriptionActive}
+	// A type the webhook has that the page of the catalogue left out stays
+	// on the form, so that saving keeps it.
+	listed := map[string]bool{"*": true}
+	for _, et := range types.Data {
+		listed[et.Name] = true
+	}
+	for _, name := range sub.EventTypes {
+		if !listed[name] {
+			fp.EventTypes = append(fp.EventTypes, store.EventType{Name: name, Label: name})
+		}
+	}
 	if v.Form != nil {
 		fp.Active = v.Form.Get("active") != ""
 		fp.Schedule = v.Form.Get("retry_schedule")
 		names, values := v.Form["header_name"], v.Form["header_value"]
-		for i := range names {
+		for i := range min(len(names), 2*subscription.MaxHeaders) {
 			if i < len(values) && (names[i] != "" || values[i] != "") {
 				fp.Headers = append(fp.Headers, [2]string{names[i], values[i]})
 			}
@@ -145,6 +157,12 @@ func subscriptionInput(f url.Values) (*subscription.Input, error) {
 	}
 	in.Headers = subscription.Headers{}
 	names, values := f["header_name"], f["header_value"]
+	// The form has one value per name; more rows than the service allows
+	// headers cannot be meant.
+	if len(values) > len(names) || len(names) > 2*subscription.MaxHeaders {
+		return nil, errs.Invalidf("headers", "the header rows do not pair up names and values, or there are more than %d", subscription.MaxHeaders)
+	}
+	seen := map[string]bool{}
 	for i, name := range names {
 		name = strings.TrimSpace(name)
 		value := ""
@@ -157,9 +175,10 @@ func subscriptionInput(f url.Values) (*subscription.Input, error) {
 		case name == "":
 			return nil, errs.Invalidf("headers", "a header with a value needs a name")
 		}
-		if _, dup := in.Headers[name]; dup {
+		if seen[http.CanonicalHeaderKey(name)] {
 			return nil, errs.Invalidf("headers."+name, "is given twice")
 		}
+		seen[http.CanonicalHeaderKey(name)] = true
 		in.Headers[name] = value
 	}
 	in.RetrySchedule = json.RawMessage("null")
@@ -235,7 +254,7 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *view, su
 	}
 	v.Title = sub.Name
 	v.Data = page
-	s.render(w, http.StatusOK, "webhook.html", v)
+	s.render(w, cmp.Or(v.status, http.StatusOK), "webhook.html", v)
 	return nil
 }
 
@@ -304,8 +323,11 @@ func (s *Server) webhookUpdate(w http.ResponseWriter, r *http.Request, v *view) 
 // result alone, shown inline; without script the whole page comes back
 // with it.
 func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request, v *view) error {
-	id := r.PathValue("id")
-	a, err := s.Subscriptions.Test(r.Context(), v.principal, v.WS, id)
+	sub, err := s.pushSubscription(r, v)
+	if err != nil {
+		return err
+	}
+	a, err := s.Subscriptions.Test(r.Context(), v.principal, v.WS, sub.ID)
 	if err != nil {
 		return err
 	}
@@ -314,8 +336,7 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request, v *view) er
 		s.renderPart(w, "webhook.html", "test-result", v)
 		return nil
 	}
-	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
-	if err != nil {
+	if sub, err = s.Subscriptions.Get(r.Context(), v.principal, v.WS, sub.ID); err != nil {
 		return err
 	}
 	return s.showWebhook(w, r, v, sub, &webhookPage{Test: a})
@@ -341,7 +362,11 @@ func (s *Server) webhookAction(w http.ResponseWriter, r *http.Request, v *view) 
 }
 
 func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, v *view) error {
-	c, err := s.Subscriptions.RotateSecret(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	sub, err := s.pushSubscription(r, v)
+	if err != nil {
+		return err
+	}
+	c, err := s.Subscriptions.RotateSecret(r.Context(), v.principal, v.WS, sub.ID)
 	if err != nil {
 		return err
 	}
@@ -352,34 +377,35 @@ func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, v *view) 
 // webhookRecover re-queues failed and held deliveries since a time given
 // in UTC, as the form's datetime field sends it (no zone).
 func (s *Server) webhookRecover(w http.ResponseWriter, r *http.Request, v *view) error {
-	id := r.PathValue("id")
-	since := strings.TrimSpace(r.PostFormValue("since"))
+	sub, err := s.pushSubscription(r, v)
+	if err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(r.PostFormValue("since"))
+	since := raw
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.Parse(layout, since); err == nil {
+		if t, err := time.Parse(layout, raw); err == nil {
 			since = t.UTC().Format(time.RFC3339)
 			break
 		}
 	}
-	n, err := s.Subscriptions.Recover(r.Context(), v.principal, v.WS, id, since)
-	if err != nil {
-		sub, gerr := s.Subscriptions.Get(r.Context(), v.principal, v.WS, id)
-		if gerr != nil {
-			return gerr
-		}
+	n, err := s.Subscriptions.Recover(r.Context(), v.principal, v.WS, sub.ID, since)
+	var e *errs.Error
+	if errors.As(err, &e) && e.Kind == errs.Invalid {
 		v.Form = r.PostForm
-		var e *errs.Error
-		if errors.As(err, &e) && e.Kind == errs.Invalid {
-			v.Errors = map[string]string{e.Field: upperFirst(e.Message) + "."}
-			v.Error = "Recover: " + message(err)
-			return s.showWebhook(w, r, v, sub, &webhookPage{RecoverSince: r.PostFormValue("since")})
-		}
+		v.Errors = map[string]string{"since": "Must be a date and time (UTC), such as 2026-11-30 08:00."}
+		v.Error = "Recover: please correct the time marked below."
+		v.status = http.StatusUnprocessableEntity
+		return s.showWebhook(w, r, v, sub, &webhookPage{RecoverSince: raw})
+	}
+	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, v.Base+"/webhooks/"+id, "Recover queued "+strconv.Itoa(n)+" deliveries.")
+	return s.redirect(w, r, v.Base+"/webhooks/"+sub.ID, "Recover queued "+strconv.Itoa(n)+" deliveries.")
 }
 
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, v *view) error {
-	sub, err := s.Subscriptions.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	sub, err := s.pushSubscription(r, v)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,10 @@ document.addEventListener("DOMContentLoaded", function () {
       })
         .then(function (resp) {
           return resp.text().then(function (text) {
-            if (!resp.ok) {
+            if (resp.status === 401) {
+              throw new Error("Your session has ended; reload the page to log in again.");
+            }
+            if (!resp.ok || resp.redirected) {
               throw new Error("The test could not be sent (HTTP " + resp.status + ").");
             }
             return text;
