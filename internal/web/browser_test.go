@@ -444,6 +444,11 @@ func (env *browserEnv) webhookCreateTestPhone(t *testing.T) {
 	if p := tb.path(); p != page {
 		t.Errorf("after Test the browser is at %s, want it to stay at %s", p, page)
 	}
+	// The list below shows the request without a reload.
+	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](`document.querySelectorAll("details.attempt").length === 1`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the request list was not refreshed after Test: %v", err)
+	}
 	tb.screenshot("webhook-test.png")
 	got := rc.Wait(t, 1, 5*time.Second)
 	if got[0].Path != crmPath || got[0].Header.Get("X-Customer-Id") != "cust-42" || !strings.Contains(string(got[0].Body), "webhook.test") {

@@ -108,7 +108,7 @@ func charts(stats []store.AttemptMinute, since, now time.Time) (volume, success 
 			Title: fmt.Sprintf("%s: %.0f%% succeeded", t, pct*100), Bad: pct < 1})
 	}
 	volume.Summary = fmt.Sprintf("%d delivery attempts in the last %d hours, at most %d in one minute.", total, chartHours, peak)
-	rate = "no attempts"
+	rate = "–"
 	if total > 0 {
 		rate = fmt.Sprintf("%.1f%%", float64(ok)/float64(total)*100)
 	}

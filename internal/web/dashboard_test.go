@@ -35,7 +35,7 @@ func TestCharts(t *testing.T) {
 	if success.Bars[1].H != 0.75*float64(success.Height) || !strings.Contains(success.Bars[1].Title, "75%") {
 		t.Errorf("the second minute's success: %+v", success.Bars[1])
 	}
-	if _, _, total, rate := charts(nil, since, now); total != 0 || rate != "no attempts" {
+	if _, _, total, rate := charts(nil, since, now); total != 0 || rate != "–" {
 		t.Errorf("no attempts: %d %s", total, rate)
 	}
 }

@@ -5,7 +5,6 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/postbode/postbode/internal/event"
@@ -113,5 +112,5 @@ func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request, v *view) er
 		}
 		n++
 	}
-	return s.redirect(w, r, v.Base+"/events/"+e.ID, "Sent again to "+strconv.Itoa(n)+" subscriptions.")
+	return s.redirect(w, r, v.Base+"/events/"+e.ID, "Sent again to "+countOf(n, "webhook")+".")
 }

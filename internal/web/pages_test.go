@@ -128,7 +128,7 @@ func TestPagesRender(t *testing.T) {
 			p + "/":                               "Deliveries per minute",
 			p + "/webhooks":                       "CRM",
 			p + "/webhooks/new":                   "Custom headers",
-			p + "/webhooks/" + sub.ID:             "Last 1 requests",
+			p + "/webhooks/" + sub.ID:             `<details class="attempt">`,
 			p + "/webhooks/" + sub.ID + "/edit":   "Save",
 			p + "/webhooks/" + sub.ID + "/delete": "cannot be undone",
 			p + "/inbound":                        "Shop",

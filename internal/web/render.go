@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,6 +109,16 @@ var funcs = template.FuncMap{
 		return "neutral"
 	},
 	"add": func(a, b int) int { return a + b },
+	// count says "1 token" and "2 tokens".
+	"count": func(n int, noun string) string { return countOf(n, noun) },
+}
+
+// countOf says n of noun: "1 token", "2 tokens".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // roundDuration says d the way people do: 3m, 2h, 5d.

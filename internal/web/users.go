@@ -6,7 +6,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/postbode/postbode/internal/account"
@@ -230,7 +229,7 @@ func (s *Server) moveTokens(w http.ResponseWriter, r *http.Request, v *view) err
 		v.Data = page
 		return s.refused(w, r, v, "user_delete.html", renameField(err, "user_id", "to"))
 	}
-	return s.redirect(w, r, "/users/"+id+"/delete", "Moved "+strconv.Itoa(n)+" tokens; the user can be deleted now.")
+	return s.redirect(w, r, "/users/"+id+"/delete", "Moved "+countOf(n, "token")+"; the user can be deleted now.")
 }
 
 func (s *Server) userConfirmDelete(w http.ResponseWriter, r *http.Request, v *view) error {

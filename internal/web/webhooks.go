@@ -401,7 +401,7 @@ func (s *Server) webhookRecover(w http.ResponseWriter, r *http.Request, v *view)
 	if err != nil {
 		return err
 	}
-	return s.redirect(w, r, v.Base+"/webhooks/"+sub.ID, "Recover queued "+strconv.Itoa(n)+" deliveries.")
+	return s.redirect(w, r, v.Base+"/webhooks/"+sub.ID, "Recover queued "+countOf(n, "delivery")+".")
 }
 
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, v *view) error {

@@ -34,6 +34,16 @@ document.addEventListener("DOMContentLoaded", function () {
         .then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
           target.replaceChildren.apply(target, Array.from(doc.body.childNodes));
+          // The request just made belongs in the page's list too.
+          var list = form.dataset.refresh && document.getElementById(form.dataset.refresh);
+          if (list) {
+            return fetch(location.href, { credentials: "same-origin" })
+              .then(function (resp) { return resp.ok ? resp.text() : ""; })
+              .then(function (page) {
+                var fresh = new DOMParser().parseFromString(page, "text/html").getElementById(list.id);
+                if (fresh) list.replaceWith(fresh);
+              });
+          }
         })
         .catch(function (err) {
           target.textContent = err.message;
