@@ -177,7 +177,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 }
 
 func (v *Verifier) verifyStandard(h http.Header, body []byte) error {
-	id, ts, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	id, ts, sigs := header(h, HeaderID), header(h, HeaderTimestamp), header(h, HeaderSignature)
 	var missing []string
 	for _, f := range []struct{ name, val string }{{HeaderID, id}, {HeaderTimestamp, ts}, {HeaderSignature, sigs}} {
 		if strings.TrimSpace(f.val) == "" {
@@ -236,7 +236,7 @@ func (v *Verifier) verifyStandard(h http.Header, body []byte) error {
 }
 
 func (v *Verifier) verifyHMAC(h http.Header, body []byte) error {
-	val := h.Get(v.header)
+	val := header(h, v.header)
 	if strings.TrimSpace(val) == "" {
 		return fmt.Errorf("%w: %s", ErrMissingHeaders, v.header)
 	}
@@ -264,6 +264,20 @@ func (v *Verifier) verifyHMAC(h http.Header, body []byte) error {
 		return fmt.Errorf("%w: %s holds no base64 signature", ErrMalformedHeader, v.header)
 	}
 	return ErrInvalidSignature
+}
+
+// header is h's value of name, also when h was built by hand with a key
+// that is not in canonical form ("webhook-id").
+func header(h http.Header, name string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, name) {
+			return vs[0]
+		}
+	}
+	return ""
 }
 
 // anyEqual compares got with every expected MAC in constant time.
