@@ -171,3 +171,52 @@ func TestParseFrameAncestors(t *testing.T) {
 		t.Errorf("default frame ancestors %q, want none", c.PortalFrameAncestors)
 	}
 }
+
+func TestParseTracing(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		tracing  bool
+		endpoint string
+		service  string
+		err      string
+	}{
+		{name: "off by default", service: "postbode"},
+		{name: "endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+			tracing: true, endpoint: "http://127.0.0.1:4318", service: "postbode"},
+		{name: "traces endpoint first", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318",
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://b/v1/traces", "OTEL_SERVICE_NAME": "gateway-eu"},
+			tracing: true, endpoint: "https://b/v1/traces", service: "gateway-eu"},
+		{name: "exporter otlp", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318",
+			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+			tracing: true, endpoint: "http://a:4318", service: "postbode"},
+		{name: "exporter none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318",
+			"OTEL_TRACES_EXPORTER": "none"}, service: "postbode"},
+		{name: "the traces protocol decides", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318",
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"},
+			tracing: true, endpoint: "http://a:4318", service: "postbode"},
+		{name: "protocol without endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, service: "postbode"},
+		{name: "other exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, err: "OTEL_TRACES_EXPORTER"},
+		{name: "grpc", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4317",
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, err: "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{name: "not a URL", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4318"},
+			err: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Parse(nil, env(c.env), io.Discard)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err %v, want one naming %s", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Tracing != c.tracing || got.TracingEndpoint != c.endpoint || got.ServiceName != c.service {
+				t.Errorf("tracing %v endpoint %q service %q, want %v %q %q", got.Tracing, got.TracingEndpoint,
+					got.ServiceName, c.tracing, c.endpoint, c.service)
+			}
+		})
+	}
+}
