@@ -4,7 +4,9 @@
 package client_test
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +228,194 @@ func TestUserAndTokenRoutes(t *testing.T) {
 	if _, err := c.GetUser(ctx, u.ID); !client.IsNotFound(err) {
 		t.Fatalf("deleted user: %v", err)
 	}
+}
+
+// TestOpenAPIMatchesTheClient reads the server's OpenAPI document: every
+// operation in it is one the client has a method for (the list below), so
+// that a route added to the server without a method here fails.
+func TestOpenAPIMatchesTheClient(t *testing.T) {
+	_, c, ctx := setup(t)
+	raw, err := client.New(c.BaseURL(), "").OpenAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, op := range clientOperations {
+		covered[op] = true
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			switch method {
+			case "get", "post", "patch", "delete", "put":
+			default:
+				continue
+			}
+			op := strings.ToUpper(method) + " " + path
+			if !covered[op] {
+				t.Errorf("the server has %s, which the client has no method for", op)
+			}
+			delete(covered, op)
+		}
+	}
+	for op := range covered {
+		t.Errorf("the client calls %s, which the server's document does not list", op)
+	}
+}
+
+// clientOperations are the routes the client's methods call.
+var clientOperations = []string{
+	"GET /api/v1/openapi.json",
+	"GET /api/v1/me",
+	"DELETE /api/v1/tokens/{id}",
+	"POST /api/v1/tokens/{id}/transfer",
+	"GET /api/v1/users",
+	"POST /api/v1/users",
+	"DELETE /api/v1/users/{id}",
+	"GET /api/v1/users/{id}",
+	"PATCH /api/v1/users/{id}",
+	"POST /api/v1/users/{id}/password",
+	"POST /api/v1/users/{id}/reactivate",
+	"GET /api/v1/users/{id}/tokens",
+	"POST /api/v1/users/{id}/tokens",
+	"GET /api/v1/workspaces",
+	"POST /api/v1/workspaces",
+	"POST /api/v1/workspaces/{ws}/deliveries/{id}/resend",
+	"GET /api/v1/workspaces/{ws}/event-types",
+	"POST /api/v1/workspaces/{ws}/event-types",
+	"GET /api/v1/workspaces/{ws}/events",
+	"POST /api/v1/workspaces/{ws}/events",
+	"POST /api/v1/workspaces/{ws}/events/batch",
+	"GET /api/v1/workspaces/{ws}/events/{id}",
+	"GET /api/v1/workspaces/{ws}/inbound",
+	"POST /api/v1/workspaces/{ws}/inbound",
+	"DELETE /api/v1/workspaces/{ws}/inbound/{id}",
+	"GET /api/v1/workspaces/{ws}/inbound/{id}",
+	"PATCH /api/v1/workspaces/{ws}/inbound/{id}",
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/disable",
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/enable",
+	"GET /api/v1/workspaces/{ws}/inbound/{id}/requests",
+	"POST /api/v1/workspaces/{ws}/inbound/{id}/token",
+	"POST /api/v1/workspaces/{ws}/portal-links",
+	"GET /api/v1/workspaces/{ws}/subscriptions",
+	"POST /api/v1/workspaces/{ws}/subscriptions",
+	"DELETE /api/v1/workspaces/{ws}/subscriptions/{id}",
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}",
+	"PATCH /api/v1/workspaces/{ws}/subscriptions/{id}",
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts",
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/attempts/{attempt}",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/disable",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/enable",
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/ack",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/claim",
+	"GET /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/stats",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/extend",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/failed",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/release",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/mailbox/{message}/success",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/recover",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/rotate-secret",
+	"POST /api/v1/workspaces/{ws}/subscriptions/{id}/test",
+	"POST /in/{id}",
+}
+
+// TestOpenAPISchemasMatchTheTypes compares the field names of the
+// server's answers, as its OpenAPI document gives them, with the JSON
+// names of the client's types: a field added or renamed on one side only
+// fails.
+func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
+	_, c, ctx := setup(t)
+	raw, err := c.OpenAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for schema, v := range map[string]any{
+		"store.Workspace":          client.Workspace{},
+		"store.EventType":          client.EventType{},
+		"event.Published":          client.Published{},
+		"event.WithDeliveries":     client.Event{},
+		"store.Delivery":           client.Delivery{},
+		"store.Subscription":       client.Subscription{},
+		"subscription.Created":     client.SubscriptionWithSecret{},
+		"store.Attempt":            client.Attempt{},
+		"store.AttemptRequest":     client.AttemptRequest{},
+		"store.AttemptResponse":    client.AttemptResponse{},
+		"inbound.View":             client.Inbound{},
+		"inbound.Created":          client.InboundWithToken{},
+		"verify.Config":            client.InboundVerify{},
+		"store.InboundRequest":     client.InboundRequest{},
+		"store.InboundRequestData": client.InboundRequestData{},
+		"Received":                 client.InboundAccepted{},
+		"account.User":             client.User{},
+		"account.NewUser":          client.NewUser{},
+		"store.Token":              client.Token{},
+		"account.NewToken":         client.NewToken{},
+		"account.PortalLink":       client.PortalLink{},
+		"store.MailboxMessage":     client.MailboxMessage{},
+		"mailbox.Claimed":          client.ClaimedMessage{},
+		"mailbox.AckResult":        client.AckResult{},
+		"mailbox.AckError":         client.Error{},
+	} {
+		s, ok := doc.Components.Schemas[schema]
+		if !ok {
+			t.Errorf("the document has no schema %s", schema)
+			continue
+		}
+		want := map[string]bool{}
+		for p := range s.Properties {
+			want[p] = true
+		}
+		got := jsonNames(reflect.TypeOf(v))
+		for name := range want {
+			if !got[name] {
+				t.Errorf("%s has %q, which %T lacks", schema, name, v)
+			}
+		}
+		for name := range got {
+			if !want[name] && !(schema == "event.WithDeliveries" && name == "deliveries") {
+				t.Errorf("%T has %q, which %s lacks", v, name, schema)
+			}
+		}
+	}
+}
+
+// jsonNames are the JSON field names of struct type t, embedded structs'
+// included.
+func jsonNames(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			for n := range jsonNames(f.Type) {
+				out[n] = true
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
 }
