@@ -581,14 +581,21 @@ func (env *browserEnv) inboundWizardBasic(t *testing.T) {
 	}
 	tb.do("choosing Basic", chromedp.Click(chromedp.CSS(`input[name=auth][value=basic]`), chromedp.NodeVisible))
 	tb.screenshot("inbound-wizard-step2.png")
-	if st := tb.submit("Create", `main form button[type=submit]`); st != http.StatusCreated {
-		t.Fatalf("creating: status %d: %s", st, tb.text("main"))
+	// Creating redirects to the last step, so that a reload makes nothing.
+	if st := tb.submit("Create", `main form button[type=submit]`); st != http.StatusOK || !strings.HasSuffix(tb.path(), "/ready") {
+		t.Fatalf("creating: status %d at %s: %s", st, tb.path(), tb.text("main"))
 	}
 	inURL, user, token := tb.text("#in-url"), tb.text("#in-user"), tb.text("#in-token")
 	curl := run(tb, "reading the curl command", chromedp.TextContent(chromedp.ID("in-curl")))
 	tb.screenshot("inbound-wizard-done.png")
 	if d := tb.display("button[data-copy=in-token]"); d == "none" {
 		t.Errorf("the token's Copy button is hidden although app.js showed it")
+	}
+	// The token is shown once: not after a reload.
+	ready := tb.path()
+	tb.open(ready)
+	if n := tb.count("#in-token"); n != 0 || !strings.Contains(tb.text("main"), "was shown once") {
+		t.Errorf("the token is shown again after a reload of the last step")
 	}
 	if !strings.HasPrefix(inURL, srv.URL+"/") || user == "" || token == "" {
 		t.Fatalf("step 3 shows URL %q, user %q, token %q", inURL, user, token)

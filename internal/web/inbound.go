@@ -101,10 +101,26 @@ func (s *Server) createInbound(w http.ResponseWriter, r *http.Request, v *view) 
 		v.Data = &wizardPage{Step: step, EventTypes: types.Data}
 		return s.refused(w, r, v, "inbound_wizard.html", err)
 	}
-	created.URL = absolute(r, created.URL)
+	return s.showOnce(w, r, v, v.Base+"/inbound/"+created.ID+"/ready", "",
+		once{For: created.ID, Values: map[string]string{"token": created.Token}})
+}
+
+// inboundReady is the wizard's last step: the URL, the token (once) and a
+// curl command that uses them.
+func (s *Server) inboundReady(w http.ResponseWriter, r *http.Request, v *view) error {
+	hook, err := s.Inbound.Get(r.Context(), v.principal, v.WS, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	hook.URL = absolute(r, hook.URL)
+	c := &inbound.Created{View: *hook, Token: v.onceFor(hook.ID)["token"]}
+	page := &wizardPage{Step: 3, Created: c}
+	if c.Token != "" {
+		page.Curl = curlExample(c)
+	}
 	v.Title = "Inbound webhook ready"
-	v.Data = &wizardPage{Step: 3, Created: created, Curl: curlExample(created)}
-	s.render(w, http.StatusCreated, "inbound_wizard.html", v)
+	v.Data = page
+	s.render(w, http.StatusOK, "inbound_wizard.html", v)
 	return nil
 }
 
@@ -131,7 +147,7 @@ func curlExample(c *inbound.Created) string {
 }
 
 func (s *Server) inboundDetail(w http.ResponseWriter, r *http.Request, v *view) error {
-	return s.showInbound(w, r, v, "", http.StatusOK)
+	return s.showInbound(w, r, v, v.onceFor(r.PathValue("id"))["token"], http.StatusOK)
 }
 
 // showInbound renders a webhook's page; token is a new token to show once.
@@ -198,8 +214,8 @@ func (s *Server) inboundToken(w http.ResponseWriter, r *http.Request, v *view) e
 	if err != nil {
 		return err
 	}
-	v.Flash = "New token made; the old one no longer works. Copy it now: it is not shown again."
-	return s.showInbound(w, r, v, c.Token, http.StatusOK)
+	return s.showOnce(w, r, v, v.Base+"/inbound/"+c.ID, "New token made; the old one no longer works. Copy it now: it is not shown again.",
+		once{For: c.ID, Values: map[string]string{"token": c.Token}})
 }
 
 func (s *Server) inboundConfirmDelete(w http.ResponseWriter, r *http.Request, v *view) error {

@@ -82,12 +82,17 @@ func (s *Server) createMailbox(w http.ResponseWriter, r *http.Request, v *view) 
 		}
 		return s.refused(w, r, v, "mailbox_form.html", err)
 	}
-	v.Flash = "Mailbox created. Copy its consumer's token now: it is not shown again."
-	return s.showMailbox(w, r, v, created.Subscription.ID, created, http.StatusCreated)
+	return s.showOnce(w, r, v, v.Base+"/mailboxes/"+created.ID, "Mailbox created. Copy its consumer's token now: it is not shown again.",
+		once{For: created.ID, Values: map[string]string{"token": created.Token, "username": created.Username}})
 }
 
 func (s *Server) mailboxDetail(w http.ResponseWriter, r *http.Request, v *view) error {
-	return s.showMailbox(w, r, v, r.PathValue("id"), nil, http.StatusOK)
+	id := r.PathValue("id")
+	var created *subscription.Created
+	if o := v.onceFor(id); o != nil {
+		created = &subscription.Created{Token: o["token"], Username: o["username"]}
+	}
+	return s.showMailbox(w, r, v, id, created, http.StatusOK)
 }
 
 func (s *Server) showMailbox(w http.ResponseWriter, r *http.Request, v *view, id string, created *subscription.Created, code int) error {

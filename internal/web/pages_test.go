@@ -416,3 +416,49 @@ func TestMemberSeesOnlyTheirs(t *testing.T) {
 		t.Errorf("an admin's dashboard lacks user management or a workspace")
 	}
 }
+
+// TestSecretsShownOnce: a form that makes a secret redirects, and the page
+// it leads to shows the secret once: not on a reload, not to another
+// session holding the same cookie.
+func TestSecretsShownOnce(t *testing.T) {
+	f := newUI(t)
+	p := "/ws/" + f.ws
+	resp, _ := f.b.post(p+"/webhooks/new", p+"/webhooks", url.Values{"name": {"CRM"}, "url": {"https://example.com/hook"},
+		"event_types": {"*"}, "active": {"1"}})
+	to := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, p+"/webhooks/sub_") {
+		t.Fatalf("creating a webhook: %d %s, want a redirect to its page", resp.StatusCode, to)
+	}
+	var sealed *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "postbode_once" {
+			sealed = c
+		}
+	}
+	if sealed == nil || !sealed.HttpOnly || strings.Contains(sealed.Value, "whsec_") {
+		t.Fatalf("the secret's cookie: %+v", sealed)
+	}
+	// Another session presenting the same cookie learns nothing.
+	other := newUI(t)
+	req, _ := http.NewRequest("GET", other.srv.URL+"/ws/"+other.ws+"/webhooks", nil)
+	req.AddCookie(sealed)
+	if resp, err := other.b.c.Do(req); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "whsec_") {
+			t.Error("another session's page shows the secret")
+		}
+	}
+	_, body := f.b.get(to)
+	if !strings.Contains(body, `id="new-secret">whsec_`) {
+		t.Fatalf("the webhook's page after creating does not show the secret")
+	}
+	if _, body := f.b.get(to); strings.Contains(body, "whsec_") {
+		t.Error("a reload shows the secret again")
+	}
+	var list struct{ Data []any }
+	f.srv.JSON(t, "GET", "/api/v1/workspaces/"+f.ws+"/subscriptions", nil, http.StatusOK, &list)
+	if len(list.Data) != 1 {
+		t.Errorf("%d webhooks, want 1", len(list.Data))
+	}
+}

@@ -20,7 +20,11 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request, v *view) error {
 		http.Redirect(w, r, "/users/"+v.User.ID, http.StatusSeeOther)
 		return nil
 	}
-	return s.showUsers(w, r, v, nil, http.StatusOK)
+	var created *account.NewUser
+	if o := v.onceFor("new-user"); o != nil {
+		created = &account.NewUser{User: &account.User{User: &store.User{Email: o["email"]}}, Password: o["password"]}
+	}
+	return s.showUsers(w, r, v, created, http.StatusOK)
 }
 
 func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, v *view, created *account.NewUser, code int) error {
@@ -56,11 +60,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, v *view) err
 		v.Data = map[string]any{"Users": list.Data}
 		return s.refused(w, r, v, "users.html", err)
 	}
-	v.Flash = "User " + u.Email + " created."
-	if u.Password != "" {
-		v.Flash += " Give them the password below now: it is not shown again."
+	flash := "User " + u.Email + " created."
+	if u.Password == "" {
+		return s.redirect(w, r, "/users", flash)
 	}
-	return s.showUsers(w, r, v, u, http.StatusCreated)
+	return s.showOnce(w, r, v, "/users", flash+" Give them the password below now: it is not shown again.",
+		once{For: "new-user", Values: map[string]string{"email": u.Email, "password": u.Password}})
 }
 
 // userPage is a user's page: the user, its tokens and the other users its
@@ -118,6 +123,9 @@ func (s *Server) userDetail(w http.ResponseWriter, r *http.Request, v *view) err
 	if err != nil {
 		return err
 	}
+	if o := v.onceFor("token:" + page.User.ID); o != nil {
+		page.NewToken = &account.NewToken{Token: &store.Token{Name: o["name"]}, Secret: o["token"]}
+	}
 	return s.showUser(w, v, page, http.StatusOK)
 }
 
@@ -160,18 +168,17 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, v *view) er
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, v *view) error {
 	id := r.PathValue("id")
 	t, err := s.Accounts.CreateToken(r.Context(), v.principal, id, strings.TrimSpace(r.PostFormValue("name")))
-	page, lerr := s.loadUser(r, v, id)
-	if lerr != nil {
-		return lerr
-	}
 	if err != nil {
+		page, lerr := s.loadUser(r, v, id)
+		if lerr != nil {
+			return lerr
+		}
 		v.Title = page.User.Email
 		v.Data = page
 		return s.refused(w, r, v, "user.html", err)
 	}
-	page.NewToken = t
-	v.Flash = "Token made. Copy it now: it is not shown again."
-	return s.showUser(w, v, page, http.StatusCreated)
+	return s.showOnce(w, r, v, "/users/"+id, "Token made. Copy it now: it is not shown again.",
+		once{For: "token:" + id, Values: map[string]string{"name": t.Name, "token": t.Secret}})
 }
 
 // back is the user page a token form returns to: the user_id it names, if

@@ -122,6 +122,7 @@ func New(opt Options) *Server {
 	user("GET /ws/{ws}/inbound/new", s.inboundWizard)
 	user("POST /ws/{ws}/inbound", s.createInbound)
 	user("GET /ws/{ws}/inbound/{id}", s.inboundDetail)
+	user("GET /ws/{ws}/inbound/{id}/ready", s.inboundReady)
 	user("POST /ws/{ws}/inbound/{id}/enable", s.inboundAction)
 	user("POST /ws/{ws}/inbound/{id}/disable", s.inboundAction)
 	user("POST /ws/{ws}/inbound/{id}/token", s.inboundToken)
@@ -224,6 +225,8 @@ type view struct {
 	Form       url.Values        // what was posted, shown again after a refusal
 	Data       any
 	principal  *auth.Principal
+	secret     string // the session's, which the CSRF token and sealed secrets derive from
+	once       *once  // what a form before left to show once
 	status     int
 }
 
@@ -329,7 +332,10 @@ func (s *Server) guard(load func(r *http.Request) (*view, string, error), login 
 			s.fail(w, r, v, err)
 			return
 		}
-		v.CSRF = csrfToken(secret)
+		v.CSRF, v.secret = csrfToken(secret), secret
+		if r.Method == http.MethodGet {
+			takeOnce(w, r, v)
+		}
 		if c, err := r.Cookie(flashCookie); err == nil {
 			if text, err := url.QueryUnescape(c.Value); err == nil {
 				v.Flash = text

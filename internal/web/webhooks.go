@@ -222,9 +222,8 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request, v *view) 
 			return err
 		}
 	}
-	v.Title = sub.Name
-	v.Flash = "Webhook created. Copy its signing secret now: it is not shown again."
-	return s.showWebhook(w, r, v, sub, &webhookPage{Secret: created.Secret})
+	return s.showOnce(w, r, v, v.Base+"/webhooks/"+sub.ID, "Webhook created. Copy its signing secret now: it is not shown again.",
+		once{For: sub.ID, Values: map[string]string{"secret": created.Secret}})
 }
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -249,6 +248,9 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *view, su
 		return err
 	}
 	page.Sub, page.Attempts = sub, attempts.Data
+	if page.Secret == "" {
+		page.Secret = v.onceFor(sub.ID)["secret"]
+	}
 	if page.RecoverSince == "" {
 		page.RecoverSince = s.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
 	}
@@ -370,8 +372,9 @@ func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, v *view) 
 	if err != nil {
 		return err
 	}
-	v.Flash = "New signing secret made. Copy it now: it is not shown again. The old one keeps signing for 24 hours."
-	return s.showWebhook(w, r, v, c.Subscription, &webhookPage{Secret: c.Secret})
+	return s.showOnce(w, r, v, v.Base+"/webhooks/"+sub.ID,
+		"New signing secret made. Copy it now: it is not shown again. The old one keeps signing for 24 hours.",
+		once{For: sub.ID, Values: map[string]string{"secret": c.Secret}})
 }
 
 // webhookRecover re-queues failed and held deliveries since a time given
