@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -56,7 +57,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	var c Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	defaults := map[string]string{} // environment variable → built-in default, for the help
 	env := func(name, def string) string {
+		defaults[name] = def
 		if v := getenv(name); v != "" {
 			return v
 		}
@@ -80,6 +83,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	mailboxMaxAge := fs.String("mailbox-max-age", env("POSTBODE_MAILBOX_MAX_AGE", "1344h"), "mailbox messages nobody claimed are deleted after this long; 0 keeps them (POSTBODE_MAILBOX_MAX_AGE)")
 	frameAncestors := fs.String("portal-frame-ancestors", env("POSTBODE_PORTAL_FRAME_ANCESTORS", ""), "space- or comma-separated origins that may embed the customer portal in an iframe, e.g. https://app.example.com; none by default (POSTBODE_PORTAL_FRAME_ANCESTORS)")
 	fs.StringVar(&c.LogLevel, "log-level", env("POSTBODE_LOG_LEVEL", "info"), "debug, info, warn or error (POSTBODE_LOG_LEVEL)")
+	fs.Usage = func() { printUsage(usage, fs, defaults) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -127,6 +131,62 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		return c, err
 	}
 	return c, nil
+}
+
+// printUsage prints serve's flags as a table: the flag and its type, its
+// environment variable, its built-in default, and what it does; then the
+// variables that have no flag.
+func printUsage(w io.Writer, fs *flag.FlagSet, defaults map[string]string) {
+	fmt.Fprint(w, "Usage: postbode serve [flags]\n\nRun the gateway. Every flag has an environment variable; a flag beats its variable,\nwhich beats the default.\n\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "flag\tenvironment\tdefault\tmeaning")
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, meaning := flag.UnquoteUsage(f)
+		if typ == "" {
+			typ = "bool"
+		}
+		env := ""
+		if i := strings.LastIndex(meaning, " (POSTBODE_"); i >= 0 && strings.HasSuffix(meaning, ")") {
+			env, meaning = meaning[i+2:len(meaning)-1], meaning[:i]
+		}
+		def, ok := defaults[env]
+		if !ok {
+			def = f.DefValue
+		}
+		typ = usageType(typ, def)
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(tw, "--%s %s\t%s\t%s\t%s\n", f.Name, typ, env, def, meaning)
+	})
+	tw.Flush()
+	fmt.Fprint(w, `
+Environment only:
+  POSTBODE_BOOTSTRAP_TOKEN   the first admin's integration token (at least 32 characters), used on an empty database only
+  GOGC                       the garbage collector's target; 200 unless set
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+                             trace to this OTLP/HTTP endpoint (OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER=none also read)
+`)
+}
+
+// usageType names what a string flag holds, from its default's form.
+func usageType(typ, def string) string {
+	if typ != "string" || def == "" {
+		return typ
+	}
+	if _, err := strconv.Atoi(def); err == nil {
+		return "int"
+	}
+	if _, err := time.ParseDuration(def); err == nil {
+		return "duration"
+	}
+	if _, err := parseSize(def); err == nil {
+		return "size"
+	}
+	if d, err := ParseSchedule(def); err == nil && len(d) > 1 {
+		return "durations"
+	}
+	return typ
 }
 
 // parseTracing reads the OpenTelemetry variables that decide whether to
