@@ -23,6 +23,7 @@ func open(t *testing.T) store.Store {
 }
 
 func TestConformance(t *testing.T) {
+	pgtest.Require(t)
 	storetest.Run(t, open)
 }
 

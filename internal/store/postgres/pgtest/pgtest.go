@@ -10,20 +10,28 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
+// Require skips (or, in CI, fails) t when no PostgreSQL is configured, so
+// that a test with many subtests skips once at its top.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Getenv("POSTBODE_TEST_DATABASE") == "" {
+		unavailable(t, "POSTBODE_TEST_DATABASE is not set; set it to a postgres:// URL to run the PostgreSQL tests")
+	}
+}
+
 // URL returns a connection URL whose search_path is a new schema, dropped
 // when the test ends.
 func URL(t testing.TB) string {
 	t.Helper()
+	Require(t)
 	base := os.Getenv("POSTBODE_TEST_DATABASE")
-	if base == "" {
-		unavailable(t, "POSTBODE_TEST_DATABASE is not set; set it to a postgres:// URL to run the PostgreSQL tests")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
@@ -56,10 +64,17 @@ func URL(t testing.TB) string {
 	return u.String()
 }
 
+// explained is set once a test has said why PostgreSQL tests skip: the
+// reason is given once per test binary, the other skips say only "skipped".
+var explained atomic.Bool
+
 func unavailable(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("POSTBODE_REQUIRE_POSTGRES") != "" {
 		t.Fatal(why)
+	}
+	if explained.Swap(true) {
+		t.Skip("PostgreSQL: skipped (the first skip of this package says why)")
 	}
 	t.Skip(why)
 }
