@@ -32,10 +32,12 @@ import (
 	"github.com/postbode/postbode/internal/metrics"
 	"github.com/postbode/postbode/internal/netguard"
 	"github.com/postbode/postbode/internal/receiver"
+	"github.com/postbode/postbode/internal/redact"
 	"github.com/postbode/postbode/internal/store"
 	"github.com/postbode/postbode/internal/store/postgres"
 	"github.com/postbode/postbode/internal/store/sqlite"
 	"github.com/postbode/postbode/internal/subscription"
+	"github.com/postbode/postbode/internal/telemetry"
 	"github.com/postbode/postbode/internal/version"
 	"github.com/postbode/postbode/internal/web"
 	"github.com/postbode/postbode/internal/workspace"
@@ -58,18 +60,38 @@ type App struct {
 	dispatcher  *delivery.Dispatcher
 	sender      *delivery.Sender
 	inbound     *inbound.Service
+	// stopTracing flushes the last spans and stops the exporter; it does
+	// nothing when tracing is off or the provider is the caller's.
+	stopTracing func(context.Context) error
 }
 
 // New opens the store and builds every part; nothing runs until Serve.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tp, stopTracing := o.tracerProvider, func(context.Context) error { return nil }
+	if tp == nil {
+		var err error
+		tp, stopTracing, err = telemetry.New(ctx, telemetry.Options{Enabled: cfg.Tracing, ServiceName: cfg.ServiceName,
+			Version: version.Version, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+	}
+	// Nil when tracing is off: then nothing below makes a span.
+	tracer := telemetry.Tracer(tp)
 	st, writers, err := openStore(ctx, cfg)
 	if err != nil {
+		stopTracing(ctx)
 		return nil, err
 	}
 	now := time.Now
-	a := &App{Config: cfg, Store: st, Log: log, Node: nodeName(), now: now}
+	a := &App{Config: cfg, Store: st, Log: log, Node: nodeName(), now: now, stopTracing: stopTracing}
 	a.Metrics = metrics.New(st.QueueDepth)
 	a.sender = delivery.NewSender(cfg.AllowPrivateTargets, version.Version)
+	a.sender.Tracer = tracer
 	a.dispatcher = delivery.New(st, a.sender, delivery.Options{
 		Owner:         a.Node,
 		Concurrency:   cfg.SubscriptionConcurrency,
@@ -79,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Log:           log,
 	})
 	a.ingest = ingest.New(st, a.dispatcher, writers, a.Metrics, log, now)
+	a.ingest.Tracer = tracer
 	a.maintenance = &maintenance.Runner{Store: st, Now: now, Owner: a.Node, Retention: cfg.Retention,
 		InactiveAfter: cfg.InactiveAfter, MailboxRetention: cfg.MailboxRetention, MailboxMaxAge: cfg.MailboxMaxAge, Log: log,
 		Released: a.dispatcher.Notify}
@@ -129,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	// Everything else is the web UI.
 	mux.Handle("/", web.New(web.Options{Accounts: accounts, Workspaces: workspaces, Subscriptions: subscriptions,
 		Events: events, Inbound: a.inbound, Mailboxes: a.mailboxes, QueueDepth: st.QueueDepth,
-		FrameAncestors: cfg.PortalFrameAncestors, Log: log, Now: now}))
+		PublicURL: cfg.PublicURL, FrameAncestors: cfg.PortalFrameAncestors, Log: log, Now: now}))
 	// The API takes its own paths whole, so that the mux's redirect of an
 	// unclean path (an HTML body) never answers an API client.
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +166,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if tracer != nil {
+		a.Handler = traceRequests(a.Handler, tracer)
+		if o.tracerProvider == nil {
+			log.Info("tracing: exporting spans over OTLP", "endpoint", redact.URL(cfg.TracingEndpoint),
+				"service", cfg.ServiceName)
+		}
+	}
 	return a, nil
 }
 
@@ -202,6 +232,9 @@ func (a *App) notified(n store.Notification) {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.bootstrap(ctx); err != nil {
 		a.Store.Close()
+		tracingCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.stopTracing(tracingCtx)
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
@@ -232,6 +265,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 	}
+	started := time.Now()
+	a.Log.Info("shutting down", "addr", ln.Addr().String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
@@ -247,6 +282,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	// The last spans go out once everything else has stopped; a collector
+	// that does not answer holds the exit for at most five seconds.
+	tracingCtx, cancelTracing := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelTracing()
+	if terr := a.stopTracing(tracingCtx); terr != nil {
+		a.Log.Warn("tracing: flushing the last spans", "err", terr)
+	}
+	done := []any{"took", time.Since(started).Round(time.Millisecond)}
+	if err != nil {
+		done = append(done, "err", err)
+	}
+	a.Log.Info("shutdown complete", done...)
 	return err
 }
 

@@ -502,11 +502,11 @@ func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.Claime
 		return o
 	}
 	now := time.Now()
+	attempts := cd.Delivery.Attempts + 1
 	// A send under way finishes even when shutdown begins; its timeout bounds it.
-	r := d.sender.send(context.WithoutCancel(ctx), t, &cd.Event, cd.Delivery.ID, now)
+	r := d.sender.send(context.WithoutCancel(ctx), t, &cd.Event, cd.Delivery.ID, attempts, now)
 	o.r = &r
 	o.Attempt = &r.attempt
-	attempts := cd.Delivery.Attempts + 1
 	switch {
 	case r.ok:
 		o.Status, o.Success = store.DeliverySucceeded, true
@@ -520,7 +520,36 @@ func (d *Dispatcher) deliver(ctx context.Context, subID string, cd *store.Claime
 			o.Status = store.DeliveryFailed
 		}
 	}
+	// Checked first, so that at info level the line costs nothing.
+	if d.opt.Log.Enabled(ctx, slog.LevelDebug) {
+		d.logAttempt(ctx, cd, &r, attempts, &o)
+	}
 	return o
+}
+
+// logAttempt writes the debug line of one attempt: what was sent where,
+// the answer and how long it took, and what happens to the delivery next.
+func (d *Dispatcher) logAttempt(ctx context.Context, cd *store.ClaimedDelivery, r *result, attempt int, o *outcome) {
+	status := 0
+	if r.attempt.Response != nil {
+		status = r.attempt.Response.Status
+	}
+	attrs := []slog.Attr{
+		slog.String("subscription_id", cd.Delivery.SubscriptionID),
+		slog.String("event_id", cd.Event.ID),
+		slog.String("delivery_id", cd.Delivery.ID),
+		slog.Int("attempt", attempt),
+		slog.Int("status", status),
+		slog.Int64("duration_ms", r.attempt.DurationMS),
+		slog.String("outcome", o.Status),
+	}
+	if o.Status == store.DeliveryPending && !o.NextAttemptAt.IsZero() {
+		attrs = append(attrs, slog.Time("next_attempt_at", o.NextAttemptAt))
+	}
+	if r.attempt.Error != "" {
+		attrs = append(attrs, slog.String("error", r.attempt.Error))
+	}
+	d.opt.Log.LogAttrs(ctx, slog.LevelDebug, "delivery attempt", attrs...)
 }
 
 // target returns the cached, prepared subscription, reloading it when stale.
@@ -675,7 +704,7 @@ func (d *Dispatcher) Test(ctx context.Context, sub *store.Subscription, data []b
 		Data: data, CreatedAt: now}
 	dl := &store.Delivery{ID: id.New(id.Delivery), WorkspaceID: sub.WorkspaceID, EventID: e.ID,
 		SubscriptionID: sub.ID, CreatedAt: now}
-	r := d.sender.send(ctx, t, e, dl.ID, now)
+	r := d.sender.send(ctx, t, e, dl.ID, 1, now)
 	r.attempt.Test = true
 	dl.Status, dl.LastError = store.DeliverySucceeded, ""
 	if !r.ok {

@@ -19,11 +19,16 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/netguard"
 	"github.com/postbode/postbode/internal/redact"
 	"github.com/postbode/postbode/internal/signing"
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/telemetry"
 )
 
 // Limits on what an attempt keeps of a response, and on what the client
@@ -38,6 +43,12 @@ const (
 
 // Sender sends one webhook request at a time; it is safe for concurrent use.
 type Sender struct {
+	// Tracer, when set, makes a client span of every attempt, continuing
+	// the trace of the event's publish (Event.TraceParent), and sends its
+	// traceparent header to the receiver. Nil (tracing off) makes no span
+	// and sends no header.
+	Tracer trace.Tracer
+
 	client    *http.Client
 	userAgent string
 }
@@ -213,8 +224,13 @@ type result struct {
 	retryAfter time.Duration
 }
 
-// send makes one attempt of delivering e to t.
-func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID string, now time.Time) result {
+// send makes attempt number attempt (from 1) of delivering e to t.
+func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID string, attempt int, now time.Time) (out result) {
+	var span trace.Span
+	if s.Tracer != nil {
+		ctx, span = s.startSpan(ctx, t, e, deliveryID, attempt)
+		defer func() { endSpan(span, &out) }()
+	}
 	sub := t.sub
 	a := store.Attempt{ID: id.New(id.Attempt), DeliveryID: deliveryID, EventID: e.ID, EventType: e.Type,
 		SubscriptionID: sub.ID, WorkspaceID: sub.WorkspaceID, CreatedAt: now}
@@ -223,6 +239,12 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	if err != nil {
 		a.Error = "building the body: " + err.Error()
 		return result{attempt: a}
+	}
+	if span != nil {
+		// Sent and logged as it is: it holds no secret.
+		if tp := telemetry.TraceParent(ctx); tp != "" {
+			h.set("traceparent", tp)
+		}
 	}
 	a.Request.Body = body
 	a.Request.Headers = h.logged
@@ -268,6 +290,50 @@ func (s *Sender) send(ctx context.Context, t *target, e *store.Event, deliveryID
 	}
 	r.attempt.Succeeded = r.ok
 	return r
+}
+
+// startSpan starts the client span of one attempt, a child of the span
+// that ingested the event (a new trace for an event stored without one,
+// such as a test send's).
+func (s *Sender) startSpan(ctx context.Context, t *target, e *store.Event, deliveryID string, attempt int) (context.Context, trace.Span) {
+	ctx = telemetry.ContextWithTraceParent(ctx, e.TraceParent)
+	attrs := []attribute.KeyValue{
+		attribute.String("http.request.method", http.MethodPost),
+		attribute.String("url.full", t.loggedURL), // credentials masked, as the attempt log shows it
+		attribute.String("postbode.workspace_id", t.sub.WorkspaceID),
+		attribute.String("postbode.subscription_id", t.sub.ID),
+		attribute.String("postbode.event_id", e.ID),
+		attribute.String("postbode.event_type", e.Type),
+		attribute.String("postbode.delivery_id", deliveryID),
+		attribute.Int("postbode.attempt", attempt),
+	}
+	if u, err := url.Parse(t.sub.URL); err == nil {
+		attrs = append(attrs, attribute.String("server.address", u.Hostname()))
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err == nil {
+				attrs = append(attrs, attribute.Int("server.port", n))
+			}
+		}
+	}
+	return s.Tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// endSpan ends an attempt's span: the response's status, and an error
+// status with the attempt's error (masked as the attempt log has it) when
+// the attempt failed.
+func endSpan(span trace.Span, r *result) {
+	if resp := r.attempt.Response; resp != nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.Status))
+	}
+	if !r.ok {
+		errType := "_OTHER"
+		if resp := r.attempt.Response; resp != nil && (resp.Status < 200 || resp.Status > 299) {
+			errType = strconv.Itoa(resp.Status)
+		}
+		span.SetAttributes(attribute.String("error.type", errType))
+		span.SetStatus(codes.Error, r.attempt.Error)
+	}
+	span.End()
 }
 
 // bufs holds buffers for reading responses.

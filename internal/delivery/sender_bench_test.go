@@ -24,6 +24,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/postbode/postbode/internal/signing"
 	"github.com/postbode/postbode/internal/store"
 )
@@ -61,12 +64,19 @@ func BenchmarkSend(b *testing.B) {
 	// identifier and a credential, which the attempt records redacted.
 	withHeaders := *sub
 	withHeaders.Headers = map[string]string{"X-Tenant": "acme", "Authorization": "Bearer 0123456789abcdef"}
+	// sender+tracing traces every attempt (sampled, exported in batches
+	// to an exporter that drops them): what tracing on costs per webhook.
+	// The others run with tracing off, as by default.
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+	defer tp.Shutdown(context.Background())
 	for _, c := range []struct {
-		name string
-		sub  *store.Subscription
-	}{{"sender", sub}, {"sender+headers", &withHeaders}} {
+		name   string
+		sub    *store.Subscription
+		tracer trace.Tracer
+	}{{"sender", sub, nil}, {"sender+headers", &withHeaders, nil}, {"sender+tracing", sub, tp.Tracer("bench")}} {
 		b.Run(c.name, func(b *testing.B) {
 			s := NewSender(true, "bench")
+			s.Tracer = c.tracer
 			defer s.Close()
 			t, err := newTarget(c.sub, nil, now)
 			if err != nil {
@@ -74,7 +84,7 @@ func BenchmarkSend(b *testing.B) {
 			}
 			var seq atomic.Int64
 			one := func(b *testing.B) {
-				r := s.send(context.Background(), t, event(seq.Add(1)), "dlv_1", now)
+				r := s.send(context.Background(), t, event(seq.Add(1)), "dlv_1", 1, now)
 				if !r.ok {
 					b.Errorf("send failed: %s", r.attempt.Error)
 				}
@@ -112,6 +122,12 @@ func BenchmarkSend(b *testing.B) {
 		runBoth(b, one)
 	})
 }
+
+// discard is a span exporter that drops what it gets.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
 
 // runBoth runs one request at a time, then GOMAXPROCS at once.
 func runBoth(b *testing.B, one func(*testing.B)) {

@@ -154,7 +154,7 @@ func sendTo(t *testing.T, h http.HandlerFunc, mutate func(*store.Subscription)) 
 	}
 	s := NewSender(true, "9.9.9")
 	defer s.Close()
-	r := s.send(context.Background(), tg, testEvent(), "dlv_1", now)
+	r := s.send(context.Background(), tg, testEvent(), "dlv_1", 1, now)
 	var body []byte
 	if b := gotBody.Load(); b != nil {
 		body = *b
@@ -428,7 +428,7 @@ func TestSendReusesTheConnectionAfterACutResponse(t *testing.T) {
 	s := NewSender(true, "9.9.9")
 	defer s.Close()
 	for i := range 3 {
-		if r := s.send(context.Background(), tg, testEvent(), "dlv_1", time.Now()); !r.ok {
+		if r := s.send(context.Background(), tg, testEvent(), "dlv_1", 1, time.Now()); !r.ok {
 			t.Fatalf("send %d: %s", i, r.attempt.Error)
 		}
 	}
@@ -595,7 +595,7 @@ func TestSendErrorsShowNoSecret(t *testing.T) {
 			}
 			s := NewSender(true, "9.9.9")
 			defer s.Close()
-			r := s.send(context.Background(), tg, testEvent(), "dlv_1", time.Now())
+			r := s.send(context.Background(), tg, testEvent(), "dlv_1", 1, time.Now())
 			if r.attempt.Request.URL != tt.wantURL {
 				t.Errorf("the attempt logs URL %q, want %q", r.attempt.Request.URL, tt.wantURL)
 			}

@@ -15,11 +15,16 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/postbode/postbode/internal/errs"
 	"github.com/postbode/postbode/internal/id"
 	"github.com/postbode/postbode/internal/metrics"
 	"github.com/postbode/postbode/internal/schema"
 	"github.com/postbode/postbode/internal/store"
+	"github.com/postbode/postbode/internal/telemetry"
 )
 
 // Store is what ingest needs of the store: event types and subscriptions
@@ -80,6 +85,11 @@ type Ingester struct {
 	// on this node, as the dispatcher takes deliveries, and is told of the
 	// mailboxes a commit put new messages in.
 	Mailboxes Mailboxes
+	// Tracer, when set, makes a span of each publish, from routing to its
+	// commit, and stores its traceparent with the publish's events, for
+	// their deliveries to continue the trace. Nil (tracing off) costs
+	// nothing and stores nothing.
+	Tracer trace.Tracer
 
 	store    Store
 	now      func() time.Time
@@ -169,7 +179,14 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // PublishBatch stores events and their deliveries durably, all in one
 // transaction: either every event is stored or none is. A refused event
 // fails the whole batch with a *BatchError naming it.
-func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.InsertResult, error) {
+func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) (res []store.InsertResult, err error) {
+	var traceParent string
+	if in.Tracer != nil {
+		var span trace.Span
+		ctx, span = in.startSpan(ctx, ps)
+		defer func() { endSpan(span, res, err) }()
+		traceParent = telemetry.TraceParent(ctx)
+	}
 	now := in.now().UTC().Truncate(time.Microsecond)
 	r := &request{nes: make([]store.NewEvent, 0, len(ps)), done: make(chan reply, 1)}
 	for i, p := range ps {
@@ -178,6 +195,7 @@ func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.Ins
 			in.releaseAll(r.nes)
 			return nil, &BatchError{Index: i, Err: err}
 		}
+		ne.Event.TraceParent = traceParent
 		r.nes = append(r.nes, ne)
 		r.lease = max(r.lease, lease)
 	}
@@ -204,6 +222,34 @@ func (in *Ingester) PublishBatch(ctx context.Context, ps []Publish) ([]store.Ins
 		in.releaseAll(r.nes)
 		return nil, errShuttingDown
 	}
+}
+
+// startSpan starts the span of one publish (of one event or a batch), a
+// child of the request's span in ctx.
+func (in *Ingester) startSpan(ctx context.Context, ps []Publish) (context.Context, trace.Span) {
+	attrs := make([]attribute.KeyValue, 0, 3)
+	if len(ps) > 0 {
+		attrs = append(attrs, attribute.String("postbode.workspace_id", ps[0].WorkspaceID))
+	}
+	attrs = append(attrs, attribute.Int("postbode.events", len(ps)))
+	if len(ps) == 1 {
+		attrs = append(attrs, attribute.String("postbode.event_type", ps[0].Type))
+	}
+	return in.Tracer.Start(ctx, "ingest", trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+}
+
+// endSpan ends a publish's span with what it stored, or its error.
+func endSpan(span trace.Span, res []store.InsertResult, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
+		return
+	}
+	if len(res) == 1 {
+		span.SetAttributes(attribute.String("postbode.event_id", res[0].Event.ID),
+			attribute.Bool("postbode.duplicate", res[0].Duplicate))
+	}
+	span.End()
 }
 
 // route builds the stored form of one event: one delivery per subscription

@@ -65,10 +65,11 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 	return StartLogged(t, cfg, log)
 }
 
-// StartLogged runs a node with exactly cfg that logs to log.
-func StartLogged(t testing.TB, cfg config.Config, log *slog.Logger) *Server {
+// StartLogged runs a node with exactly cfg that logs to log, built with
+// opts (such as app.WithTracerProvider).
+func StartLogged(t testing.TB, cfg config.Config, log *slog.Logger, opts ...app.Option) *Server {
 	t.Helper()
-	a, err := app.New(context.Background(), cfg, log)
+	a, err := app.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
