@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postbode/postbode/client"
 	"github.com/postbode/postbode/internal/app"
 	"github.com/postbode/postbode/internal/config"
 	"github.com/postbode/postbode/internal/store/postgres/pgtest"
@@ -153,14 +154,25 @@ func (s *Server) JSON(t testing.TB, method, path string, body any, want int, out
 	}
 }
 
-// Workspace creates a workspace with the given event types and returns its id.
+// Client is the public Go SDK's client for this node, as the admin, without
+// retries: a test sees each answer as it is.
+func (s *Server) Client() *client.Client {
+	return client.New(s.URL, Token, client.WithRetries(0))
+}
+
+// Workspace creates a workspace with the given event types through the SDK
+// and returns its id.
 func (s *Server) Workspace(t testing.TB, eventTypes ...string) string {
 	t.Helper()
-	var ws struct{ ID string }
-	s.JSON(t, "POST", "/api/v1/workspaces", map[string]string{"name": "test"}, http.StatusCreated, &ws)
+	c := s.Client()
+	ws, err := c.CreateWorkspace(t.Context(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, et := range eventTypes {
-		s.JSON(t, "POST", "/api/v1/workspaces/"+ws.ID+"/event-types",
-			map[string]string{"name": et, "label": et}, http.StatusCreated, nil)
+		if _, err := c.CreateEventType(t.Context(), ws.ID, client.EventTypeParams{Name: et, Label: et}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ws.ID
 }

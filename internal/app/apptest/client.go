@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/postbode/postbode/client"
 )
 
 // Subscription is a subscription as the API shows it.
@@ -88,12 +90,14 @@ func (a Attempt) Err() string {
 	return *a.Error
 }
 
-// Publish publishes an event of type typ to workspace ws and returns its id.
+// Publish publishes an event of type typ to workspace ws through the SDK
+// and returns its id.
 func (s *Server) Publish(t testing.TB, ws, typ string, data any) string {
 	t.Helper()
-	var ev struct{ ID string }
-	s.JSON(t, "POST", "/api/v1/workspaces/"+ws+"/events", map[string]any{"type": typ, "data": data},
-		http.StatusAccepted, &ev)
+	ev, err := s.Client().Publish(t.Context(), ws, client.PublishParams{Type: typ, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.HasPrefix(ev.ID, "evt_") {
 		t.Fatalf("published event id %q", ev.ID)
 	}
