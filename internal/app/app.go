@@ -289,7 +289,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if terr := a.stopTracing(tracingCtx); terr != nil {
 		a.Log.Warn("tracing: flushing the last spans", "err", terr)
 	}
-	done := []any{"took", time.Since(started).Round(time.Millisecond)}
+	done := []any{"took", time.Since(started).Round(time.Millisecond).String()}
 	if err != nil {
 		done = append(done, "err", err)
 	}
