@@ -168,7 +168,7 @@ func (a *runner) resendCommand() *cobra.Command {
 		Long: `Resend deliveries: each gets one more delivery of its event to its subscription.
 
   postbode resend DELIVERY...                         the deliveries given
-  postbode resend --event EVENT [--subscription SUB]  every delivery of an event (to one subscription)
+  postbode resend --event EVENT [--subscription SUB]  an event again, to each of its subscriptions (or one)
   postbode resend --subscription SUB --since TIME     the subscription's deliveries with --status
                                                       (default failed) of the events since TIME
 
@@ -201,8 +201,16 @@ postbode recover.)`,
 				if err != nil {
 					return err
 				}
+				// The newest delivery to each subscription: an earlier
+				// resend made a second one, which is not to be sent twice.
+				newest := map[string]client.Delivery{}
 				for _, d := range e.Deliveries {
-					if sub == "" || d.SubscriptionID == sub {
+					if n, ok := newest[d.SubscriptionID]; (sub == "" || d.SubscriptionID == sub) && (!ok || d.CreatedAt.After(n.CreatedAt)) {
+						newest[d.SubscriptionID] = d
+					}
+				}
+				for _, d := range e.Deliveries {
+					if newest[d.SubscriptionID].ID == d.ID {
 						ids = append(ids, d.ID)
 					}
 				}
@@ -236,7 +244,7 @@ postbode recover.)`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&event, "event", "", "resend every delivery of this event")
+	f.StringVar(&event, "event", "", "resend this event to each of its subscriptions (its newest delivery to each)")
 	f.StringVar(&sub, "subscription", "", "only deliveries to this subscription")
 	f.StringVar(&since, "since", "", "with --subscription: deliveries of events since this time (RFC 3339, a date, or 24h ago)")
 	f.StringVar(&status, "status", "failed", "with --since: the delivery statuses to resend, comma-separated (failed, held, succeeded, pending)")

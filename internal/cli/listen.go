@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -96,6 +97,7 @@ type listener struct {
 
 	c        *client.Client
 	ws, sub  string
+	retryAt  time.Time // when the first message released comes due
 	hc       *http.Client
 	out, log io.Writer
 }
@@ -142,7 +144,16 @@ func (l *listener) subscribe(ctx context.Context, types []string) error {
 func (l *listener) run(ctx context.Context) error {
 	failures := 0
 	for ctx.Err() == nil {
-		msgs, err := l.c.Claim(ctx, l.ws, l.sub, client.ClaimParams{Count: 10, LeaseSeconds: 60, WaitSeconds: 30})
+		// A long poll wakes for a publish, not for a released message
+		// coming due: wait no longer than until the next one does.
+		wait := 30
+		if !l.retryAt.IsZero() {
+			wait = max(1, min(30, int(math.Ceil(time.Until(l.retryAt).Seconds()))))
+			if time.Now().After(l.retryAt.Add(5 * time.Second)) {
+				l.retryAt = time.Time{} // polled every second for a while past due: long polls again
+			}
+		}
+		msgs, err := l.c.Claim(ctx, l.ws, l.sub, client.ClaimParams{Count: 10, LeaseSeconds: 60, WaitSeconds: wait})
 		if ctx.Err() != nil {
 			l.release(msgs)
 			return nil
@@ -198,6 +209,9 @@ func (l *listener) handle(ctx context.Context, m *client.ClaimedMessage) {
 	if _, rerr := l.c.Release(ctx, l.ws, l.sub, m.ID, m.LeaseID, int(l.retryDelay/time.Second)); rerr != nil {
 		fmt.Fprintf(l.out, "%s%s %s (releasing failed: %v)\n", line, what, dur, rerr)
 		return
+	}
+	if due := time.Now().Add(l.retryDelay); l.retryAt.IsZero() || due.Before(l.retryAt) {
+		l.retryAt = due
 	}
 	fmt.Fprintf(l.out, "%s%s %s, again in %s\n", line, what, dur, l.retryDelay)
 }

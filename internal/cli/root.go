@@ -120,9 +120,11 @@ server's URL, an integration token and the workspace from --url, --token and
 func (a *runner) fromEnv(cmd *cobra.Command) {
 	for _, f := range []struct {
 		flag, env string
-		v     *string
+		v         *string
 	}{{"url", "POSTBODE_URL", &a.url}, {"token", "POSTBODE_TOKEN", &a.token}, {"workspace", "POSTBODE_WORKSPACE", &a.workspace}} {
-		if fl := cmd.Flags().Lookup(f.flag); fl != nil && fl.Changed {
+		// The root's own flag: a command's local flag of the same name
+		// would hide it from cmd.Flags().
+		if fl := cmd.Root().PersistentFlags().Lookup(f.flag); fl != nil && fl.Changed {
 			continue
 		}
 		if v := strings.TrimSpace(a.env.Getenv(f.env)); v != "" {

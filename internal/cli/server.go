@@ -34,7 +34,7 @@ func (a *runner) serveCommand() *cobra.Command {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			if err != nil && !isUsage(err) && isConfigError(err) {
+			if isConfigError(err) {
 				return usageError{err}
 			}
 			return err
@@ -42,8 +42,8 @@ func (a *runner) serveCommand() *cobra.Command {
 	}
 }
 
-// isConfigError: config.Parse refused a flag or variable (its messages
-// name the flag, a variable, or come from the flag package).
+// isConfigError: config.Parse refused a flag or an environment variable,
+// a usage error.
 func isConfigError(err error) bool {
 	var ce configError
 	return errors.As(err, &ce)

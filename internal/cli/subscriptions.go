@@ -56,9 +56,9 @@ func (a *runner) subscriptionsCommand() *cobra.Command {
 	var retry string
 	create := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Create a subscription: push to --url, or a mailbox with --mode pull; its secret or token is shown once",
-		Example: `  postbode subscriptions create billing --url https://example.com/hook --event-type invoice.paid
-  postbode subscriptions create crm --url https://crm.example/in --event-type '*' --header 'Authorization=Bearer abc' --format entity
+		Short: "Create a subscription: push to --target, or a mailbox with --mode pull; its secret or token is shown once",
+		Example: `  postbode subscriptions create billing --target https://example.com/hook --event-type invoice.paid
+  postbode subscriptions create crm --target https://crm.example/in --event-type '*' --header 'Authorization=Bearer abc' --format entity
   postbode subscriptions create EPD --mode pull --auth basic --event-type patient.update`,
 		Args: args("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -95,7 +95,7 @@ func (a *runner) subscriptionsCommand() *cobra.Command {
 		},
 	}
 	f := create.Flags()
-	f.StringVar(&p.URL, "url", "", "where to POST (push)")
+	f.StringVar(&p.URL, "target", "", "the URL to POST events to (push); --url is the server's")
 	f.StringArrayVar(&p.EventTypes, "event-type", nil, "an event type to deliver, repeatable; '*' for all")
 	f.StringArrayVar(&headers, "header", nil, "an extra request header NAME=VALUE, repeatable")
 	f.StringVar(&p.Mode, "mode", "", "push (default) or pull (a mailbox)")
@@ -113,14 +113,14 @@ func (a *runner) subscriptionsCommand() *cobra.Command {
 
 	var upd struct {
 		name, url, payload, format, scheme, header, apiVersion, retry string
-		timeout, threshold                                        int
-		eventTypes, headers                                       []string
-		coalesce, noHeaders                                       bool
+		timeout, threshold                                            int
+		eventTypes, headers                                           []string
+		coalesce, noHeaders                                           bool
 	}
 	update := &cobra.Command{
 		Use:   "update SUBSCRIPTION",
 		Short: "Change a subscription: only the flags given change",
-		Example: `  postbode subscriptions update sub_… --url https://example.com/new
+		Example: `  postbode subscriptions update sub_… --target https://example.com/new
   postbode subscriptions update sub_… --event-type invoice.paid --event-type invoice.void
   postbode subscriptions update sub_… --retry-schedule default`,
 		Args: args("SUBSCRIPTION"),
@@ -137,7 +137,7 @@ func (a *runner) subscriptionsCommand() *cobra.Command {
 				}
 			}
 			setStr("name", upd.name, &u.Name)
-			setStr("url", upd.url, &u.URL)
+			setStr("target", upd.url, &u.URL)
 			setStr("payload", upd.payload, &u.Payload)
 			setStr("format", upd.format, &u.Format)
 			setStr("signature-scheme", upd.scheme, &u.SignatureScheme)
@@ -187,7 +187,7 @@ func (a *runner) subscriptionsCommand() *cobra.Command {
 	}
 	f = update.Flags()
 	f.StringVar(&upd.name, "name", "", "a new name")
-	f.StringVar(&upd.url, "url", "", "a new URL")
+	f.StringVar(&upd.url, "target", "", "a new URL to POST events to")
 	f.StringArrayVar(&upd.eventTypes, "event-type", nil, "the event types, repeatable: replaces them all")
 	f.StringArrayVar(&upd.headers, "header", nil, "the headers NAME=VALUE, repeatable: replaces them all (a value *** keeps the stored one)")
 	f.BoolVar(&upd.noHeaders, "no-headers", false, "remove every extra header")
@@ -389,7 +389,18 @@ when stderr is not a terminal).`,
 			if err != nil {
 				return err
 			}
-			start := time.Now().Add(-time.Second) // the server's clock may be a little behind
+			// Attempts after the newest one now are the recovered
+			// deliveries': dated by the server's clock, not this machine's.
+			var start time.Time
+			if wait {
+				p, err := c.ListAttempts(cmd.Context(), ws, args[0], client.ListOptions{Limit: 1})
+				if err != nil {
+					return err
+				}
+				if len(p.Data) > 0 {
+					start = p.Data[0].CreatedAt
+				}
+			}
 			n, err := c.RecoverDeliveries(cmd.Context(), ws, args[0], t)
 			if err != nil {
 				return err
@@ -412,8 +423,8 @@ when stderr is not a terminal).`,
 	return c
 }
 
-// follow watches a subscription's attempt log from start until n
-// deliveries have been attempted, counting those that succeeded.
+// follow watches a subscription's attempt log for attempts after start
+// until n deliveries have been attempted, counting those that succeeded.
 func (a *runner) follow(cmd *cobra.Command, c *client.Client, ws, sub string, start time.Time, n int, timeout time.Duration) (ok, failed int, err error) {
 	bar := newProgress(a.env.Stderr, "recover", n)
 	deadline := time.Now().Add(timeout)
@@ -423,7 +434,7 @@ func (a *runner) follow(cmd *cobra.Command, c *client.Client, ws, sub string, st
 			if err != nil {
 				return 0, 0, err
 			}
-			if at.CreatedAt.Before(start) {
+			if !at.CreatedAt.After(start) {
 				break
 			}
 			if at.Test {

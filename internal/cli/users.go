@@ -158,8 +158,8 @@ func (a *runner) usersCommand() *cobra.Command {
 	var current string
 	var stdin bool
 	password := &cobra.Command{
-		Use:   "password USER",
-		Short: "Set a user's password, read from stdin (an admin for anyone; a user its own with --current)",
+		Use:     "password USER",
+		Short:   "Set a user's password, read from stdin (an admin for anyone; a user its own with --current)",
 		Example: `  printf '%s\n' 'a long new password' | postbode users password usr_… --stdin`,
 		Args:    args("USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
