@@ -14,13 +14,13 @@ import (
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at,
+		insEvent, err := prepare(ctx, tx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at,
 			trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer insEvent.Close()
-		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+		insDelivery, err := prepare(ctx, tx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
 			status, next_attempt_at, lease_owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
@@ -35,7 +35,6 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]stor
 			return err
 		}
 		msgs := &messageWriter{tx: tx}
-		defer msgs.close()
 		for i := range events {
 			ne := &events[i]
 			e := &ne.Event

@@ -41,18 +41,19 @@ var effectiveStatusSQL = `CASE WHEN status = 'claimed' AND claimed_until <= ? TH
 // transaction; its statements are prepared on first use, so that a batch
 // without messages costs nothing more.
 type messageWriter struct {
-	tx                 *sql.Tx
-	insert, replaceOld *sql.Stmt
+	tx *sql.Tx
 }
 
-func (w *messageWriter) close() {
-	if w.insert != nil {
-		w.insert.Close()
-	}
-	if w.replaceOld != nil {
-		w.replaceOld.Close()
-	}
-}
+// The statements of messageWriter, compiled once by the driver's cache.
+const (
+	insertMessageSQL = `INSERT INTO mailbox_messages (id, workspace_id, subscription_id,
+		event_id, type, subject, status, claims, claimed_until, lease_id, available_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	replaceMessagesSQL = `UPDATE mailbox_messages INDEXED BY mailbox_messages_subject
+		SET status = 'replaced', updated_at = ?
+		WHERE subscription_id = ? AND subject = ? AND status IN ('new', 'claimed') AND subject IS NOT NULL
+		AND (status = 'new' OR claimed_until <= ?)`
+)
 
 // write stores e's messages to the subscriptions that still exist.
 func (w *messageWriter) write(ctx context.Context, e *store.Event, msgs []store.MailboxMessage, subs map[string]bool) error {
@@ -61,29 +62,12 @@ func (w *messageWriter) write(ctx context.Context, e *store.Event, msgs []store.
 		if _, exists := subs[m.SubscriptionID]; !exists {
 			continue // the subscription is gone
 		}
-		if w.insert == nil {
-			var err error
-			if w.insert, err = w.tx.PrepareContext(ctx, `INSERT INTO mailbox_messages (id, workspace_id, subscription_id,
-				event_id, type, subject, status, claims, claimed_until, lease_id, available_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-				return err
-			}
-		}
 		created := m.CreatedAt
 		if created.IsZero() {
 			created = e.CreatedAt
 		}
 		if m.Coalesce && e.Subject != nil {
-			if w.replaceOld == nil {
-				var err error
-				if w.replaceOld, err = w.tx.PrepareContext(ctx, `UPDATE mailbox_messages INDEXED BY mailbox_messages_subject
-					SET status = 'replaced', updated_at = ?
-					WHERE subscription_id = ? AND subject = ? AND status IN ('new', 'claimed') AND subject IS NOT NULL
-					AND (status = 'new' OR claimed_until <= ?)`); err != nil {
-					return err
-				}
-			}
-			if _, err := w.replaceOld.ExecContext(ctx, micros(created), m.SubscriptionID, *e.Subject, micros(created)); err != nil {
+			if _, err := w.tx.ExecContext(ctx, replaceMessagesSQL, micros(created), m.SubscriptionID, *e.Subject, micros(created)); err != nil {
 				return err
 			}
 		}
@@ -91,7 +75,7 @@ func (w *messageWriter) write(ctx context.Context, e *store.Event, msgs []store.
 		if m.LeaseID != "" && m.ClaimedUntil != nil { // handed to a waiting claimer: claimed already
 			status, claims, until = store.MessageClaimed, 1, micros(*m.ClaimedUntil)
 		}
-		if _, err := w.insert.ExecContext(ctx, m.ID, e.WorkspaceID, m.SubscriptionID, e.ID, e.Type, nullString(e.Subject),
+		if _, err := w.tx.ExecContext(ctx, insertMessageSQL, m.ID, e.WorkspaceID, m.SubscriptionID, e.ID, e.Type, nullString(e.Subject),
 			status, claims, until, m.LeaseID, micros(created), micros(created), micros(created)); err != nil {
 			return err
 		}

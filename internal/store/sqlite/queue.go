@@ -87,31 +87,31 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []
 	var disabled []string
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
-		insAttempt, err := tx.PrepareContext(ctx, insertAttemptSQL)
+		insAttempt, err := prepare(ctx, tx, insertAttemptSQL)
 		if err != nil {
 			return err
 		}
 		defer insAttempt.Close()
-		updDelivery, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
+		updDelivery, err := prepare(ctx, tx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
 			next_attempt_at = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
 			WHERE id = ? AND (? = '' OR (status = 'sending' AND lease_owner = ?))`)
 		if err != nil {
 			return err
 		}
 		defer updDelivery.Close()
-		resetFailures, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = 0
+		resetFailures, err := prepare(ctx, tx, `UPDATE subscriptions SET consecutive_failures = 0
 			WHERE id = ? AND consecutive_failures <> 0`)
 		if err != nil {
 			return err
 		}
 		defer resetFailures.Close()
-		countFailure, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
+		countFailure, err := prepare(ctx, tx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
 			WHERE id = ? RETURNING status, consecutive_failures >= failure_threshold`)
 		if err != nil {
 			return err
 		}
 		defer countFailure.Close()
-		disable, err := tx.PrepareContext(ctx, `UPDATE subscriptions SET status = 'disabled', updated_at = ? WHERE id = ?`)
+		disable, err := prepare(ctx, tx, `UPDATE subscriptions SET status = 'disabled', updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -331,7 +331,7 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt))); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, insertAttemptSQL)
+		stmt, err := prepare(ctx, tx, insertAttemptSQL)
 		if err != nil {
 			return err
 		}

@@ -179,3 +179,33 @@ func writeTx(ctx context.Context, w *sql.DB, fn func(context.Context, *sql.Tx) e
 	}
 	return tx.Commit()
 }
+
+// cachedStmt is a statement of a transaction run through the driver's
+// statement cache: compiled once per connection and reused, where
+// tx.PrepareContext compiles it again in every transaction (at 100 events/s
+// that was an eighth of the process's CPU).
+type cachedStmt struct {
+	tx    *sql.Tx
+	query string
+}
+
+// prepare returns query as a cachedStmt of tx; it cannot fail, and has the
+// signature of tx.PrepareContext so that callers read the same.
+func prepare(_ context.Context, tx *sql.Tx, query string) (cachedStmt, error) {
+	return cachedStmt{tx: tx, query: query}, nil
+}
+
+func (s cachedStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.tx.ExecContext(ctx, s.query, args...)
+}
+
+func (s cachedStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return s.tx.QueryRowContext(ctx, s.query, args...)
+}
+
+func (s cachedStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return s.tx.QueryContext(ctx, s.query, args...)
+}
+
+// Close does nothing: the driver keeps the compiled statement.
+func (cachedStmt) Close() error { return nil }
