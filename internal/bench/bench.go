@@ -42,6 +42,7 @@ type options struct {
 	hold           bool
 	timeout        time.Duration
 	json           bool
+	rounds         int
 	url            string
 	token          string
 	receiverListen string
@@ -62,6 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.events, "events", 10000, "events to publish")
+	fs.IntVar(&o.rounds, "rounds", 1, "measure this many times in a row on the same node and database (a soak: with --database, whether\n"+
+		"PostgreSQL stays as fast as its tables grow), printing each round and then the drift from the first")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "publish requests in flight (closed loop: always this many)")
 	fs.IntVar(&o.batch, "batch", 1, "events per publish request: above 1, the closed loop publishes through\n"+
 		"POST …/events/batch (up to 1000 per request)")
@@ -136,6 +139,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.concurrency = 8 // claimers
 	}
 	switch {
+	case o.rounds < 1 || o.rounds > 100:
+		return nil, errors.New("--rounds must be from 1 to 100")
+	case o.rounds > 1 && (o.mailbox || o.hold):
+		return nil, errors.New("--rounds measures deliveries; --mailbox and --hold run once")
 	case o.events < 1:
 		return nil, errors.New("--events must be at least 1")
 	case o.concurrency < 1 || o.concurrency > 10000:
@@ -286,19 +293,35 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 
 	if o.mailbox {
 		err = measureMailbox(ctx, o, c, publishTo, ws, subs[0], rep, epoch, stderr)
+		if err == nil {
+			err = rep.write(stdout, o.json)
+		}
+		if err != nil {
+			return err
+		}
 	} else {
-		err = measure(ctx, o, c, publishTo, ws, subs, rc, rep, epoch, stderr)
-	}
-	if err != nil {
-		return err
-	}
-	if o.json {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout)
-	}
-	if err != nil {
-		return err
+		var rounds []*Report
+		for i := range o.rounds {
+			if i > 0 {
+				if rep.TimedOut {
+					break
+				}
+				rc.reset()
+				runtime.GC()
+				rep = &Report{Conditions: rep.Conditions, Baseline: rep.Baseline, RSSScope: rep.RSSScope}
+			}
+			rep.Conditions.Round = i + 1
+			if err := measure(ctx, o, c, publishTo, ws, subs, rc, rep, epoch, stderr); err != nil {
+				return err
+			}
+			if err := rep.write(stdout, o.json); err != nil {
+				return err
+			}
+			rounds = append(rounds, rep)
+		}
+		if len(rounds) > 1 && !o.json {
+			writeDrift(stdout, rounds)
+		}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -325,7 +348,7 @@ func runBaseline(ctx context.Context, o *options, rep *Report, epoch time.Time, 
 		defer fmt.Fprint(stderr, "\r\033[K")
 	}
 	rep.Baseline = baseline(ctx, raw.URL+"/raw", rep.Conditions.SubscriptionConcurrency, o.baselineFor,
-		sampleBody(o.payload))
+		sampleBody(o.payload), o.rate)
 	if rep.Baseline.Requests == 0 {
 		return fmt.Errorf("baseline: no request succeeded (%d errors)", rep.Baseline.Errors)
 	}
@@ -343,6 +366,19 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	}
 	defer stopProfiles()
 	mem := startSampler()
+	var db *dbCPU
+	var db0 map[int]time.Duration
+	if o.database != "" {
+		if db, err = newDBCPU(ctx, o.database); err != nil {
+			mem.stop()
+			return err
+		}
+		defer db.close()
+		if db0, err = db.snapshot(ctx); err != nil {
+			mem.stop()
+			return fmt.Errorf("sampling the database's CPU: %w", err)
+		}
+	}
 	cpu0 := readCPU()
 	pub := newPublisher(publishTo, ws, o.events, o.payload, o.batch, epoch)
 	if o.inboundPath != "" {
@@ -391,6 +427,14 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	}
 	tick.Stop()
 	cpu1 := readCPU()
+	if db != nil {
+		db1, err := db.snapshot(ctx)
+		if err != nil {
+			mem.stop()
+			return fmt.Errorf("sampling the database's CPU: %w", err)
+		}
+		rep.DBCPUSeconds = round(dbDelta(db0, db1).Seconds(), 2)
+	}
 	bar.stop()
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile); err != nil {
@@ -401,6 +445,10 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	_, rep.PeakRSSMB = readMem()
 	summarise(rep, pub, rc.arrivals(), len(subs), release, o.hold)
 	rep.cpuUsage(cpu0, cpu1)
+	if n := max(rep.Delivered, rep.Accepted); n > 0 && rep.DBCPUSeconds > 0 {
+		rep.DBCPUPerEventUS = round(rep.DBCPUSeconds*1e6/float64(n), 1)
+	}
+	rep.cpuRatio()
 	rep.Duplicates = int(rc.duplicates.Load())
 	if n := rc.requests.Load(); n > 0 {
 		rep.AvgBodyBytes = int(rc.bodyBytes.Load() / n)
@@ -506,6 +554,14 @@ func summarise(rep *Report, pub *publisher, got map[arrivalKey]time.Duration, ns
 	if rep.Baseline != nil && rep.Baseline.RequestsPerSec > 0 {
 		rep.Ratio = round(rep.DeliveredPerSec/rep.Baseline.RequestsPerSec, 3)
 	}
+}
+
+// cpuRatio fills in the CPU per event as a multiple of one raw exchange.
+func (r *Report) cpuRatio() {
+	if r.Baseline == nil || r.Baseline.CPUPerReqUS <= 0 || r.CPUPerEventUS <= 0 {
+		return
+	}
+	r.CPURatio = round((r.CPUPerEventUS+r.DBCPUPerEventUS)/r.Baseline.CPUPerReqUS, 2)
 }
 
 // sampler records the highest VmRSS seen, every 50 ms.

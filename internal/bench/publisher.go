@@ -227,7 +227,7 @@ func sampleBody(payload int) []byte {
 // returns the completed request rate. The requests carry the same kind of
 // headers a webhook does, each with its own webhook-id, so the receiver
 // does the same work per request as in the real run.
-func baseline(ctx context.Context, url string, conc int, d time.Duration, body []byte) *Baseline {
+func baseline(ctx context.Context, url string, conc int, d time.Duration, body []byte, paced float64) *Baseline {
 	tr := &http.Transport{Proxy: nil, MaxIdleConns: conc, MaxIdleConnsPerHost: conc, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -239,12 +239,41 @@ func baseline(ctx context.Context, url string, conc int, d time.Duration, body [
 	cpu0 := readCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
+	// Paced, each worker takes its turn on the shared schedule: one request
+	// every 1/paced seconds in all, as the measured run offers its events.
+	var turn chan struct{}
+	if paced > 0 {
+		turn = make(chan struct{})
+		go func() {
+			t := time.NewTicker(time.Duration(float64(time.Second) / paced))
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					select {
+					case turn <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	for w := range conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			prefix := "evt_raw_" + strconv.Itoa(w) + "_"
 			for n := 0; ctx.Err() == nil; n++ {
+				if turn != nil {
+					select {
+					case <-turn:
+					case <-ctx.Done():
+						return
+					}
+				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.Header["Content-Type"] = []string{"application/json"}
 				req.Header["User-Agent"] = []string{"Postbode/bench"}
@@ -275,6 +304,6 @@ func baseline(ctx context.Context, url string, conc int, d time.Duration, body [
 	usage.Delivered = n
 	usage.cpuUsage(cpu0, readCPU())
 	return &Baseline{RequestsPerSec: rate(n, elapsed), Requests: n, Errors: int(failed.Load()),
-		Seconds: round(elapsed.Seconds(), 2), Concurrency: conc, BodyBytes: len(body),
+		Seconds: round(elapsed.Seconds(), 2), Concurrency: conc, BodyBytes: len(body), PacedPerSec: paced,
 		CPUPerReqUS: usage.CPUPerEventUS, OtherBusyPct: usage.OtherBusyPct}
 }

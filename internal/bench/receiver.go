@@ -57,6 +57,17 @@ func newReceiver(addr, publicURL string, epoch time.Time) (*receiver, error) {
 	return rc, nil
 }
 
+// reset forgets the arrivals, for the next round on the same subscriptions.
+func (rc *receiver) reset() {
+	rc.mu.Lock()
+	clear(rc.got)
+	rc.mu.Unlock()
+	rc.unique.Store(0)
+	rc.duplicates.Store(0)
+	rc.requests.Store(0)
+	rc.bodyBytes.Store(0)
+}
+
 // ServeHTTP records the arrival (when the headers were read) and answers 200.
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	at := time.Since(rc.epoch)

@@ -58,6 +58,16 @@ type Report struct {
 	// busy the whole machine was, so that a run disturbed by other work shows.
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUPerEventUS   float64 `json:"cpu_per_event_us"` // CPUSeconds ÷ delivered (÷ accepted with nothing delivered)
+	// DBCPUSeconds is, on PostgreSQL, the CPU of the server's processes:
+	// the backends of the bench's database and the server's own workers
+	// (WAL writer, checkpointer, autovacuum), read from /proc.
+	DBCPUSeconds    float64 `json:"db_cpu_seconds,omitempty"`
+	DBCPUPerEventUS float64 `json:"db_cpu_per_event_us,omitempty"`
+	// CPURatio is the CPU per event (this process's and the database's)
+	// as a multiple of the CPU of one raw loopback exchange measured by
+	// --baseline at the same rate: about 2 is the floor (one exchange to
+	// publish, one to deliver).
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
 	MachineBusyPct  float64 `json:"machine_busy_pct"`
 	OtherBusyPct    float64 `json:"other_processes_busy_pct"`
 	PeakRSSMB       float64 `json:"peak_rss_mb"`        // VmHWM at the end of the run
@@ -67,8 +77,38 @@ type Report struct {
 	TimedOut bool `json:"timed_out"`
 }
 
+// write prints the report as JSON or as the table.
+func (r *Report) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(w)
+	}
+	return r.WriteText(w)
+}
+
+// writeDrift prints how each round compares with the first: CPU per event
+// (the node's and the database's) and p99 publish→arrival.
+func writeDrift(w io.Writer, rounds []*Report) {
+	first := rounds[0]
+	cpu := func(r *Report) float64 { return r.CPUPerEventUS + r.DBCPUPerEventUS }
+	fmt.Fprintf(w, "\ndrift over %d rounds (against round 1)\n", len(rounds))
+	fmt.Fprintf(w, "  %-6s %16s %10s %14s %10s\n", "round", "cpu µs/event", "× first", "p99 ms", "× first")
+	for i, r := range rounds {
+		fmt.Fprintf(w, "  %-6d %16.0f %10.2f %14.2f %10.2f\n", i+1, cpu(r), ratioOf(cpu(r), cpu(first)),
+			r.Latency.P99, ratioOf(r.Latency.P99, first.Latency.P99))
+	}
+}
+
+func ratioOf(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return round(a/b, 2)
+}
+
 // Conditions are what the figures depend on.
 type Conditions struct {
+	// Round is which of --rounds this report is, from 1.
+	Round int `json:"round,omitempty"`
 	Target                  string  `json:"target"` // "in-process" or the --url
 	Store                   string  `json:"store"`
 	Nodes                   int     `json:"nodes,omitempty"`
@@ -117,6 +157,9 @@ type Baseline struct {
 	BodyBytes      int     `json:"body_bytes"`
 	CPUPerReqUS    float64 `json:"cpu_per_request_us"` // this process's CPU per request
 	OtherBusyPct   float64 `json:"other_processes_busy_pct"`
+	// PacedPerSec is the rate the requests were sent at, as --rate offers
+	// the run's events; 0 sent them as fast as they were answered.
+	PacedPerSec float64 `json:"paced_per_sec,omitempty"`
 }
 
 // HoldReport covers --hold: memory with the backlog held, then its drain.
@@ -173,7 +216,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-16s "+format+"\n", append([]any{k}, args...)...)
 	}
 
-	b.WriteString("postbode bench\n")
+	b.WriteString("postbode bench")
+	if c.Round > 0 {
+		fmt.Fprintf(&b, ", round %d", c.Round)
+	}
+	b.WriteString("\n")
 	target := c.Target
 	if c.DataDir != "" {
 		target += " (" + c.Store + ", " + c.DataDir + ")"
@@ -245,7 +292,10 @@ func (r *Report) WriteText(w io.Writer) error {
 			row("fan-out", "all %d subscriptions reached in p50 %.1f ms, max %.1f ms (%d of %d events complete; first arrival %.1f ms)",
 				c.Subscriptions, f.CompleteP50MS, f.CompleteMaxMS, f.Complete, r.Accepted, f.FirstMS)
 		}
-		if bl := r.Baseline; bl != nil {
+		if bl := r.Baseline; bl != nil && bl.PacedPerSec > 0 {
+			row("raw loopback", "%.0f req/s paced (plain Go client, %d B bodies, %.1fs, %d errors; %.0f µs CPU per request)",
+				bl.RequestsPerSec, bl.BodyBytes, bl.Seconds, bl.Errors, bl.CPUPerReqUS)
+		} else if bl != nil {
 			row("raw loopback", "%.0f req/s (plain Go client, %d connections, %d B bodies, %.1fs, %d errors; %.0f µs CPU per request)",
 				bl.RequestsPerSec, bl.Concurrency, bl.BodyBytes, bl.Seconds, bl.Errors, bl.CPUPerReqUS)
 			row("ratio", "%.2f (delivered/s ÷ raw loopback req/s)", r.Ratio)
@@ -259,6 +309,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.CPUSeconds > 0 {
 		row("cpu", "%.2f core-seconds in this process, %.0f µs per event; machine %.0f%% busy, other processes %.0f%%",
 			r.CPUSeconds, r.CPUPerEventUS, r.MachineBusyPct, r.OtherBusyPct)
+	}
+	if r.DBCPUSeconds > 0 {
+		row("database cpu", "%.2f core-seconds in PostgreSQL's processes, %.0f µs per event", r.DBCPUSeconds, r.DBCPUPerEventUS)
+	}
+	if r.CPURatio > 0 {
+		row("cpu ratio", "%.2f× the CPU of one raw loopback exchange at the same rate (node%s per event ÷ exchange)",
+			r.CPURatio, map[bool]string{true: " and database", false: ""}[r.DBCPUSeconds > 0])
 	}
 	row("peak RSS", "%.1f MiB (VmHWM); highest sample %.1f MiB; %s", r.PeakRSSMB, r.MaxSampledRSSMB, r.RSSScope)
 	if bl := r.Baseline; bl != nil && bl.OtherBusyPct >= 10 {
