@@ -56,8 +56,8 @@ type Report struct {
 
 	// CPU over the measured run: this process's user+system time, and how
 	// busy the whole machine was, so that a run disturbed by other work shows.
-	CPUSeconds      float64 `json:"cpu_seconds"`
-	CPUPerEventUS   float64 `json:"cpu_per_event_us"` // CPUSeconds ÷ delivered (÷ accepted with nothing delivered)
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPerEventUS float64 `json:"cpu_per_event_us"` // CPUSeconds ÷ delivered (÷ accepted with nothing delivered)
 	// DBCPUSeconds is, on PostgreSQL, the CPU of the server's processes:
 	// the backends of the bench's database and the server's own workers
 	// (WAL writer, checkpointer, autovacuum), read from /proc.
@@ -67,7 +67,7 @@ type Report struct {
 	// as a multiple of the CPU of one raw loopback exchange measured by
 	// --baseline at the same rate: about 2 is the floor (one exchange to
 	// publish, one to deliver).
-	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	CPURatio        float64 `json:"cpu_ratio,omitempty"`
 	MachineBusyPct  float64 `json:"machine_busy_pct"`
 	OtherBusyPct    float64 `json:"other_processes_busy_pct"`
 	PeakRSSMB       float64 `json:"peak_rss_mb"`        // VmHWM at the end of the run
@@ -108,7 +108,7 @@ func ratioOf(a, b float64) float64 {
 // Conditions are what the figures depend on.
 type Conditions struct {
 	// Round is which of --rounds this report is, from 1.
-	Round int `json:"round,omitempty"`
+	Round                   int     `json:"round,omitempty"`
 	Target                  string  `json:"target"` // "in-process" or the --url
 	Store                   string  `json:"store"`
 	Nodes                   int     `json:"nodes,omitempty"`
