@@ -20,6 +20,9 @@ const (
 	leaderTTL  = 30 * time.Second
 	pruneBatch = 1000
 	leaseName  = "maintenance"
+	// statsEvery is how often the leader refreshes the hot tables'
+	// planner statistics (and vacuums them) where they churned.
+	statsEvery = time.Minute
 )
 
 // Store is what the housekeeping needs of the store.
@@ -30,6 +33,7 @@ type Store interface {
 	MarkUsersInactive(ctx context.Context, before, now time.Time) ([]string, error)
 	PruneMessages(ctx context.Context, finishedBefore, newBefore time.Time, limit int) (int, error)
 	PruneSessions(ctx context.Context, now time.Time) (int, error)
+	RefreshStatistics(ctx context.Context) ([]string, error)
 }
 
 // Runner does the housekeeping.
@@ -50,6 +54,8 @@ type Runner struct {
 	Released func()
 	// Leading, if set, is told whether this node leads after each round.
 	Leading func(bool)
+
+	statsAt time.Time // when this node last refreshed the statistics
 }
 
 // Run works until ctx ends.
@@ -104,6 +110,14 @@ func (r *Runner) Round(ctx context.Context) {
 	}
 	if _, err := r.Store.PruneSessions(ctx, t); err != nil {
 		r.Log.Error("maintenance: deleting expired sessions", "err", err)
+	}
+	if t.Sub(r.statsAt) >= statsEvery {
+		r.statsAt = t
+		if done, err := r.Store.RefreshStatistics(ctx); err != nil {
+			r.Log.Error("maintenance: refreshing planner statistics", "err", err)
+		} else if len(done) > 0 {
+			r.Log.Info("maintenance: refreshed the statistics of churned tables", "done", done)
+		}
 	}
 	if r.MailboxRetention > 0 || r.MailboxMaxAge > 0 {
 		// A zero setting keeps those messages: a time before any message.

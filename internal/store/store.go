@@ -397,6 +397,14 @@ type Cluster interface {
 	// message, with their deliveries, attempts and messages, and
 	// idempotency keys older than keysBefore; it returns the events deleted.
 	Prune(ctx context.Context, before, keysBefore time.Time, limit int) (int, error)
+	// RefreshStatistics keeps the query planner's picture of the hot tables
+	// (the queue, events, attempts, mailbox messages) true as they churn,
+	// also on a server whose own autovacuum is off or slow: it analyzes a
+	// table much changed since its statistics were last gathered, and
+	// vacuums one full of dead rows that nothing has vacuumed lately. It
+	// returns what it did ("ANALYZE deliveries"), and is cheap when there
+	// is nothing to do; the elected node calls it every minute.
+	RefreshStatistics(ctx context.Context) ([]string, error)
 }
 
 // Notification is a change announced to every node. Ids hold no spaces.

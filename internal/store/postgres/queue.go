@@ -17,6 +17,32 @@ import (
 	"github.com/postbode/postbode/internal/store"
 )
 
+// The hot statements of the queue, named so that a test can EXPLAIN them:
+// none may scan the deliveries table, however large it grows.
+var (
+	claimSQL = `UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = $2, updated_at = $3
+		WHERE id IN (SELECT id FROM (
+			SELECT id, next_attempt_at,
+				row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
+			FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
+				WHERE status = 'pending' AND next_attempt_at <= $3 AND NOT (subscription_id = ANY($4))
+				ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) AS window_
+			) AS ranked WHERE nth <= $7 ORDER BY next_attempt_at LIMIT $5)
+		RETURNING ` + deliveryColumns
+	completeSQL = `UPDATE deliveries d SET status = o.status, attempts = d.attempts + o.added,
+				next_attempt_at = o.next, last_error = coalesce(o.last_error, d.last_error),
+				lease_owner = NULL, lease_until = NULL, updated_at = $7
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[])
+				WITH ORDINALITY AS o(id, owner, status, added, next, last_error, nth)
+			WHERE d.id = o.id AND (o.owner = '' OR (d.status = 'sending' AND d.lease_owner = o.owner))
+			RETURNING o.nth`
+	nextDueSQL       = `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`
+	releaseLeasesSQL = `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
+		updated_at = $1 WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`
+	queueDepthSQL = `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
+		+ (SELECT count(*) FROM deliveries WHERE status = 'sending')`
+)
+
 // ClaimDeliveries leases up to c.Limit due deliveries to c.Owner and returns
 // them with their events.
 func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) (_ []store.ClaimedDelivery, err error) {
@@ -28,15 +54,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) (_ []store.Cla
 	// Lock a window of the earliest due deliveries no other node holds, and
 	// from it take at most perSub of each subscription. (Rows locked but not
 	// taken are free again when the statement commits.)
-	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = $2, updated_at = $3
-		WHERE id IN (SELECT id FROM (
-			SELECT id, next_attempt_at,
-				row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at) AS nth
-			FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
-				WHERE status = 'pending' AND next_attempt_at <= $3 AND NOT (subscription_id = ANY($4))
-				ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) AS window_
-			) AS ranked WHERE nth <= $7 ORDER BY next_attempt_at LIMIT $5)
-		RETURNING `+deliveryColumns, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit, 4*c.Limit, c.PerSubscriptionCap())
+	rows, err := db.pool.Query(ctx, claimSQL, c.Owner, c.LeaseUntil, c.Now, skip, c.Limit, 4*c.Limit, c.PerSubscriptionCap())
 	if err != nil {
 		return nil, err
 	}
@@ -226,13 +244,7 @@ func completeRows(ctx context.Context, tx pgx.Tx, outcomes []store.Outcome, now 
 			ids, owners, statuses = append(ids, o.DeliveryID), append(owners, o.Owner), append(statuses, o.Status)
 			added, next, lastErr = append(added, n), append(next, t), append(lastErr, o.LastError())
 		}
-		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = o.status, attempts = d.attempts + o.added,
-				next_attempt_at = o.next, last_error = coalesce(o.last_error, d.last_error),
-				lease_owner = NULL, lease_until = NULL, updated_at = $7
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[])
-				WITH ORDINALITY AS o(id, owner, status, added, next, last_error, nth)
-			WHERE d.id = o.id AND (o.owner = '' OR (d.status = 'sending' AND d.lease_owner = o.owner))
-			RETURNING o.nth`, ids, owners, statuses, added, next, lastErr, now)
+		rows, err := tx.Query(ctx, completeSQL, ids, owners, statuses, added, next, lastErr, now)
 		if err != nil {
 			return nil, err
 		}
@@ -267,7 +279,7 @@ func attemptRow(a *store.Attempt) []any {
 func (db *DB) NextDue(ctx context.Context) (_ time.Time, _ bool, err error) {
 	defer unavailable(&err)
 	var t *time.Time
-	if err := db.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&t); err != nil {
+	if err := db.pool.QueryRow(ctx, nextDueSQL).Scan(&t); err != nil {
 		return time.Time{}, false, err
 	}
 	if t == nil {
@@ -279,8 +291,7 @@ func (db *DB) NextDue(ctx context.Context) (_ time.Time, _ bool, err error) {
 // ReleaseLeases returns expired (or owner's) leases to pending.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (_ int, err error) {
 	defer unavailable(&err)
-	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-		updated_at = $1 WHERE status = 'sending' AND (lease_until < $1 OR lease_owner = $2)`, now, owner)
+	tag, err := db.pool.Exec(ctx, releaseLeasesSQL, now, owner)
 	if err != nil {
 		return 0, err
 	}
@@ -458,7 +469,6 @@ func (db *DB) AttemptStats(ctx context.Context, workspaceID string, since time.T
 func (db *DB) QueueDepth(ctx context.Context) (_ int64, err error) {
 	defer unavailable(&err)
 	var n int64
-	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending')
-		+ (SELECT count(*) FROM deliveries WHERE status = 'sending')`).Scan(&n)
+	err = db.pool.QueryRow(ctx, queueDepthSQL).Scan(&n)
 	return n, err
 }

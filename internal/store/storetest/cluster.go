@@ -15,6 +15,25 @@ import (
 
 func clusterTests() []test {
 	return []test{
+		{"RefreshStatisticsAfterChurn", func(t *testing.T, f *fixture) {
+			// Whatever an engine decides to refresh, it may be called at
+			// any time, on an empty queue and on a churned one, and
+			// leaves every row as it was.
+			_, err := f.s.RefreshStatistics(f.ctx)
+			f.must(err, "RefreshStatistics on an empty store")
+			s := f.newSub("")
+			ids := f.publish(t0, s, s, s)
+			f.claimIDs(t0, 10)
+			f.complete(f.succeeded(ids[0], t0), f.succeeded(ids[1], t0))
+			_, err = f.s.RefreshStatistics(f.ctx)
+			f.must(err, "RefreshStatistics after churn")
+			wantIDs(t, "still claimable after", f.claimIDs(at(time.Hour), 10), nil)
+			n, err := f.s.QueueDepth(f.ctx)
+			f.must(err, "QueueDepth")
+			if n != 1 {
+				t.Errorf("queue depth %d after refreshing, want 1 (the delivery still sending)", n)
+			}
+		}},
 		{"ExtendLeasesRenewsOwnersLeases", func(t *testing.T, f *fixture) {
 			s := f.newSub("")
 			f.publish(t0, s, s, s)
