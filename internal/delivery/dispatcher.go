@@ -689,7 +689,14 @@ func (d *Dispatcher) write(batch []outcome, writes *backoff) {
 		delete(d.targets, subID)
 	}
 	d.mu.Unlock()
-	d.Notify()
+	// A retry is due later: the claimer learns when. A finished delivery
+	// leaves nothing for it (room in a full queue wakes it through room).
+	for i := range batch {
+		if batch[i].Status == store.DeliveryPending {
+			d.Notify()
+			break
+		}
+	}
 }
 
 // Test sends a webhook.test event to sub now and records the attempt; it

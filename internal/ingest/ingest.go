@@ -456,6 +456,10 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		return
 	}
 	created := 0
+	// queued: a delivery was written pending, for the claimer to take. One
+	// written sending was handed to this node's dispatcher already, and
+	// waking the claimer for it would only read that nothing is due.
+	queued := false
 	var filled map[string]bool // mailboxes that got new messages
 	for _, r := range batch {
 		if err != nil {
@@ -468,6 +472,9 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 		for i := range r.nes {
 			if !mine[i].Duplicate {
 				created++
+				for j := range r.nes[i].Deliveries {
+					queued = queued || r.nes[i].Deliveries[j].Status == store.DeliveryPending
+				}
 				for _, m := range r.nes[i].Messages {
 					if m.LeaseID != "" {
 						continue // handed over: no other claim can take it
@@ -487,6 +494,8 @@ func (in *Ingester) commit(ctx context.Context, batch []*request) {
 	}
 	if created > 0 {
 		in.metrics.EventsAccepted.Add(float64(created))
+	}
+	if queued {
 		in.dispatch.Notify()
 	}
 	if in.Mailboxes != nil {

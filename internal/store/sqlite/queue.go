@@ -85,7 +85,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Claim
 // CompleteDeliveries writes a batch of outcomes.
 func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []store.Outcome) ([]string, error) {
 	var disabled []string
-	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.relaxedTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
 		insAttempt, err := prepare(ctx, tx, insertAttemptSQL)
 		if err != nil {

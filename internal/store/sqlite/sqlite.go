@@ -18,6 +18,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -152,6 +153,40 @@ func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	return writeTx(ctx, db.w, func(_ context.Context, tx *sql.Tx) error {
 		return fn(tables{r: tx, w: txWriter{tx}})
 	})
+}
+
+// relaxedTx runs fn in a write transaction whose commit does not wait for
+// the disk (synchronous=NORMAL): for delivery results only, which a power
+// loss may lose (the deliveries are then sent again; at least once allows
+// it), never for events. A process that dies loses nothing either way: the
+// commit is in the WAL, which the next commit that waits (a publish's)
+// makes durable too. The writer connection is held throughout, so that no
+// other transaction runs while the setting is relaxed.
+func (db *DB) relaxedTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	bg := context.WithoutCancel(ctx)
+	if _, err := conn.ExecContext(bg, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(bg, "PRAGMA synchronous = FULL"); err != nil {
+			// A connection left relaxed must not commit an event: drop it.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	if err := fn(bg, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // tx runs fn in a write transaction (see writeTx).
