@@ -99,6 +99,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 			return err
 		}
 		var deliveryRows [][]any
+		queued := false // a delivery any node's claimer may take
 		for i := range events {
 			if out[i].Duplicate {
 				continue
@@ -121,6 +122,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 				}
 				deliveryRows = append(deliveryRows, []any{d.ID, e.WorkspaceID, e.ID, d.SubscriptionID, d.Status,
 					d.NextAttemptAt, owner, d.LeaseUntil, d.CreatedAt, d.CreatedAt})
+				queued = queued || d.Status == store.DeliveryPending
 				if d.Status == store.DeliverySending {
 					out[i].Leased = append(out[i].Leased, d.ID)
 				}
@@ -134,7 +136,13 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 		if err := writeMessages(ctx, tx, events, out, active); err != nil {
 			return err
 		}
-		// Wake every node; PostgreSQL sends it on commit, once per transaction.
+		// Wake every node's claimer, when there is something to claim: a
+		// delivery written sending was handed to this node's dispatcher,
+		// and waking the others for it would only have them read that
+		// nothing is due. PostgreSQL sends it on commit, once per transaction.
+		if !queued {
+			return nil
+		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'd')`, notifyChannel)
 		return err
 	})
