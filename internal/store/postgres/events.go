@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -69,9 +70,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 			out[i] = store.InsertResult{Event: *e}
 		}
 		if len(eventRows) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-				[]string{"id", "workspace_id", "type", "label", "data", "user_id", "subject", "created_at", "trace_parent"},
-				pgx.CopyFromRows(eventRows)); err != nil {
+			if err := insertRows(ctx, tx, "events", eventColumnTypes, eventRows); err != nil {
 				return err
 			}
 		}
@@ -128,9 +127,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) (_ []st
 				}
 			}
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"}, []string{"id", "workspace_id", "event_id",
-			"subscription_id", "status", "next_attempt_at", "lease_owner", "lease_until", "created_at", "updated_at"},
-			pgx.CopyFromRows(deliveryRows)); err != nil {
+		if err := insertRows(ctx, tx, "deliveries", deliveryColumnTypes, deliveryRows); err != nil {
 			return err
 		}
 		if err := writeMessages(ctx, tx, events, out, active); err != nil {
@@ -291,4 +288,48 @@ func (db *DB) ListEvents(ctx context.Context, workspaceID string, f store.EventF
 		e.CreatedAt = utc(e.CreatedAt)
 		return &e, nil
 	})
+}
+
+// The columns a publish writes, with their types for unnest.
+var (
+	eventColumnTypes = [][2]string{{"id", "text"}, {"workspace_id", "text"}, {"type", "text"}, {"label", "text"},
+		{"data", "text"}, {"user_id", "text"}, {"subject", "text"}, {"created_at", "timestamptz"}, {"trace_parent", "text"}}
+	deliveryColumnTypes = [][2]string{{"id", "text"}, {"workspace_id", "text"}, {"event_id", "text"},
+		{"subscription_id", "text"}, {"status", "text"}, {"next_attempt_at", "timestamptz"}, {"lease_owner", "text"},
+		{"lease_until", "timestamptz"}, {"created_at", "timestamptz"}, {"updated_at", "timestamptz"}}
+)
+
+// copyFrom is the batch size from which COPY writes rows: it costs two
+// round trips to the server, an INSERT from arrays one, and an event at a
+// time (a modest, steady rate) is what most publishes are.
+const copyFrom = 16
+
+// insertRows writes rows (values in the order of columns) into table: a
+// few with one INSERT … SELECT FROM unnest of a array per column, many with
+// COPY.
+func insertRows(ctx context.Context, tx pgx.Tx, table string, columns [][2]string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c[0]
+	}
+	if len(rows) >= copyFrom {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, names, pgx.CopyFromRows(rows))
+		return err
+	}
+	args := make([]any, len(columns))
+	params := make([]string, len(columns))
+	for i, c := range columns {
+		col := make([]any, len(rows))
+		for j := range rows {
+			col[j] = rows[j][i]
+		}
+		args[i] = col
+		params[i] = "$" + strconv.Itoa(i+1) + "::" + c[1] + "[]"
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(names, ", ")+
+		") SELECT * FROM unnest("+strings.Join(params, ", ")+")", args...)
+	return err
 }
