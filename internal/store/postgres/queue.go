@@ -122,7 +122,7 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []
 			}
 		}
 		if len(attemptRows) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"attempts"}, attemptColumns, pgx.CopyFromRows(attemptRows)); err != nil {
+			if err := insertRows(ctx, tx, "attempts", attemptColumns, attemptRows); err != nil {
 				return err
 			}
 		}
@@ -265,9 +265,12 @@ func completeRows(ctx context.Context, tx pgx.Tx, outcomes []store.Outcome, now 
 	return live, nil
 }
 
-var attemptColumns = []string{"id", "delivery_id", "event_id", "event_type", "subscription_id", "workspace_id",
-	"created_at", "duration_ms", "request_url", "request_headers", "request_body", "response_status", "response_headers",
-	"response_body", "error", "succeeded", "test"}
+// attemptColumns are the attempts table's columns, with their types for
+// insertRows.
+var attemptColumns = [][2]string{{"id", "text"}, {"delivery_id", "text"}, {"event_id", "text"}, {"event_type", "text"},
+	{"subscription_id", "text"}, {"workspace_id", "text"}, {"created_at", "timestamptz"}, {"duration_ms", "bigint"},
+	{"request_url", "text"}, {"request_headers", "text"}, {"request_body", "text"}, {"response_status", "integer"},
+	{"response_headers", "text"}, {"response_body", "text"}, {"error", "text"}, {"succeeded", "boolean"}, {"test", "boolean"}}
 
 func attemptRow(a *store.Attempt) []any {
 	var status *int
@@ -355,8 +358,7 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			FOR KEY SHARE`, d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, d.CreatedAt)); err != nil {
 			return err
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"attempts"}, attemptColumns, pgx.CopyFromRows([][]any{attemptRow(a)}))
-		return err
+		return insertRows(ctx, tx, "attempts", attemptColumns, [][]any{attemptRow(a)})
 	})
 }
 
