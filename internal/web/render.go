@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,14 +90,7 @@ var funcs = template.FuncMap{
 		}
 		return *s
 	},
-	"sortedKeys": func(m map[string]string) []string {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		return keys
-	},
+	"sortedKeys": sortedKeys,
 	"badge": func(status string) string {
 		switch status {
 		case "active", "succeeded", "success", "delivered":
@@ -111,6 +105,12 @@ var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 	// count says "1 token" and "2 tokens".
 	"count": func(n int, noun string) string { return countOf(n, noun) },
+}
+
+// sortedKeys are a map's keys in order, so that headers show the same way
+// every time.
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // countOf says n of noun: "1 token", "2 tokens".

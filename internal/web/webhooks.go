@@ -101,9 +101,6 @@ func (s *Server) formPage(r *http.Request, v *view, sub *store.Subscription, edi
 	return nil
 }
 
-func sortedKeys(m map[string]string) []string {
-	return funcs["sortedKeys"].(func(map[string]string) []string)(m)
-}
 
 func (s *Server) webhookNew(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title = "New webhook"
