@@ -239,39 +239,23 @@ func baseline(ctx context.Context, url string, conc int, d time.Duration, body [
 	cpu0 := readCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
-	// Paced, each worker takes its turn on the shared schedule: one request
-	// every 1/paced seconds in all, as the measured run offers its events.
-	var turn chan struct{}
-	if paced > 0 {
-		turn = make(chan struct{})
-		go func() {
-			t := time.NewTicker(time.Duration(float64(time.Second) / paced))
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					select {
-					case turn <- struct{}{}:
-					case <-ctx.Done():
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
+	// Paced, the workers take the requests of one schedule in turn: request
+	// n is sent at start + n/paced, as the measured run offers its events.
+	var next atomic.Int64
 	for w := range conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			prefix := "evt_raw_" + strconv.Itoa(w) + "_"
 			for n := 0; ctx.Err() == nil; n++ {
-				if turn != nil {
-					select {
-					case <-turn:
-					case <-ctx.Done():
-						return
+				if paced > 0 {
+					at := start.Add(time.Duration(float64(next.Add(1)-1) * float64(time.Second) / paced))
+					if wait := time.Until(at); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							return
+						}
 					}
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
