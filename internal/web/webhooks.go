@@ -101,7 +101,6 @@ func (s *Server) formPage(r *http.Request, v *view, sub *store.Subscription, edi
 	return nil
 }
 
-
 func (s *Server) webhookNew(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title = "New webhook"
 	sub := &store.Subscription{Status: store.SubscriptionActive, Payload: subscription.DefaultPayload, Format: subscription.DefaultFormat,
