@@ -368,6 +368,7 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	mem := startSampler()
 	var db *dbCPU
 	var db0 map[int]time.Duration
+	var scans0, rows0 int64
 	if o.database != "" {
 		if db, err = newDBCPU(ctx, o.database); err != nil {
 			mem.stop()
@@ -377,6 +378,10 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 		if db0, err = db.snapshot(ctx); err != nil {
 			mem.stop()
 			return fmt.Errorf("sampling the database's CPU: %w", err)
+		}
+		if scans0, rows0, err = db.seqScans(ctx); err != nil {
+			mem.stop()
+			return fmt.Errorf("reading the deliveries table's statistics: %w", err)
 		}
 	}
 	cpu0 := readCPU()
@@ -434,6 +439,11 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 			return fmt.Errorf("sampling the database's CPU: %w", err)
 		}
 		rep.DBCPUSeconds = round(dbDelta(db0, db1).Seconds(), 2)
+		// The counters reach the statistics view within a second or so of
+		// the statements; a scan in the run's last moment may be missed.
+		if scans1, rows1, err := db.seqScans(ctx); err == nil {
+			rep.DeliveriesSeqScans, rep.DeliveriesSeqRows = scans1-scans0, rows1-rows0
+		}
 	}
 	bar.stop()
 	if o.memProfile != "" {

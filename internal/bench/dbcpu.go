@@ -51,6 +51,14 @@ func (d *dbCPU) snapshot(ctx context.Context) (map[int]time.Duration, error) {
 	return out, nil
 }
 
+// seqScans is how many sequential scans the deliveries table has had, and
+// the rows they read: a hot path that scans the queue shows here.
+func (d *dbCPU) seqScans(ctx context.Context) (scans, rows int64, err error) {
+	err = d.conn.QueryRow(ctx, `SELECT coalesce(sum(seq_scan), 0), coalesce(sum(seq_tup_read), 0)
+		FROM pg_stat_user_tables WHERE relname = 'deliveries' AND schemaname = current_schema()`).Scan(&scans, &rows)
+	return scans, rows, err
+}
+
 // procCPU reads utime+stime from a /proc/<pid>/stat text. The command name
 // (field 2) may hold spaces and parentheses, so fields are counted from
 // its closing parenthesis: utime and stime are fields 14 and 15.

@@ -63,6 +63,11 @@ type Report struct {
 	// (WAL writer, checkpointer, autovacuum), read from /proc.
 	DBCPUSeconds    float64 `json:"db_cpu_seconds,omitempty"`
 	DBCPUPerEventUS float64 `json:"db_cpu_per_event_us,omitempty"`
+	// DeliveriesSeqScans and DeliveriesSeqRows are, on PostgreSQL, the
+	// sequential scans of the deliveries table during the run and the rows
+	// they read (pg_stat_user_tables): the hot path should make none.
+	DeliveriesSeqScans int64 `json:"deliveries_seq_scans,omitempty"`
+	DeliveriesSeqRows  int64 `json:"deliveries_seq_rows,omitempty"`
 	// CPURatio is the CPU per event (this process's and the database's)
 	// as a multiple of the CPU of one raw loopback exchange measured by
 	// --baseline at the same rate: about 2 is the floor (one exchange to
@@ -312,6 +317,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.DBCPUSeconds > 0 {
 		row("database cpu", "%.2f core-seconds in PostgreSQL's processes, %.0f µs per event", r.DBCPUSeconds, r.DBCPUPerEventUS)
+		row("seq scans", "%d of the deliveries table, reading %d rows (pg_stat_user_tables)", r.DeliveriesSeqScans, r.DeliveriesSeqRows)
 	}
 	if r.CPURatio > 0 {
 		row("cpu ratio", "%.2f× the CPU of one raw loopback exchange at the same rate (node%s per event ÷ exchange)",
