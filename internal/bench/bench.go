@@ -43,6 +43,9 @@ type options struct {
 	timeout        time.Duration
 	json           bool
 	rounds         int
+	// nodeDB is the URL the in-process nodes use: --database with the
+	// fresh schema as its search_path.
+	nodeDB string
 	url            string
 	token          string
 	receiverListen string
@@ -212,6 +215,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 			bases = append(bases, nd.URL)
 		}
 		rep.Conditions.DataDir = nodes[0].DataDir
+		o.nodeDB = nodes[0].Config.Database
 		rep.Conditions.SubscriptionConcurrency = nodes[0].Config.SubscriptionConcurrency
 		rep.Conditions.Nodes = len(nodes)
 		if o.database != "" {
@@ -369,8 +373,8 @@ func measure(ctx context.Context, o *options, c *client, publishTo []*client, ws
 	var db *dbCPU
 	var db0 map[int]time.Duration
 	var scans0, rows0 int64
-	if o.database != "" {
-		if db, err = newDBCPU(ctx, o.database); err != nil {
+	if o.nodeDB != "" {
+		if db, err = newDBCPU(ctx, o.nodeDB); err != nil {
 			mem.stop()
 			return err
 		}

@@ -21,8 +21,11 @@ const (
 	pruneBatch = 1000
 	leaseName  = "maintenance"
 	// statsEvery is how often the leader refreshes the hot tables'
-	// planner statistics (and vacuums them) where they churned.
-	statsEvery = time.Minute
+	// planner statistics (and vacuums them) where they churned: every
+	// round, as the check is one read of the statistics view, so that a
+	// growing queue's plans follow it within seconds (with statistics of
+	// a small table, PostgreSQL scans the table whole).
+	statsEvery = interval
 )
 
 // Store is what the housekeeping needs of the store.

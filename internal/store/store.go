@@ -403,7 +403,7 @@ type Cluster interface {
 	// table much changed since its statistics were last gathered, and
 	// vacuums one full of dead rows that nothing has vacuumed lately. It
 	// returns what it did ("ANALYZE deliveries"), and is cheap when there
-	// is nothing to do; the elected node calls it every minute.
+	// is nothing to do; the elected node calls it every ten seconds.
 	RefreshStatistics(ctx context.Context) ([]string, error)
 }
 
