@@ -45,7 +45,7 @@ type options struct {
 	rounds         int
 	// nodeDB is the URL the in-process nodes use: --database with the
 	// fresh schema as its search_path.
-	nodeDB string
+	nodeDB         string
 	url            string
 	token          string
 	receiverListen string
