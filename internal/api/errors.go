@@ -51,13 +51,24 @@ func classify(r *http.Request, err error) *errs.Error {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return errs.Unauthenticatedf("the token was not accepted: it is unknown or revoked, not an integration token, " +
 			"or its owner's account is inactive; send an integration token as Authorization: Bearer <token>")
+	}
+	e, _ := Classify(err)
+	return e
+}
+
+// Classify turns any error into the *errs.Error to show and the HTTP status
+// of its kind: the one mapping every transport answers with (the web UI
+// renders it as a page). A store out of reach is store_unavailable; an
+// error no service made is internal.
+func Classify(err error) (*errs.Error, int) {
+	e, ok := errs.As(err)
+	switch {
 	case errors.Is(err, store.ErrUnavailable):
-		return errs.StoreUnavailable(err)
+		e = errs.StoreUnavailable(err)
+	case !ok:
+		e = &errs.Error{Kind: errs.Internal, Code: "internal_error", Err: err}
 	}
-	if e, ok := errs.As(err); ok {
-		return e
-	}
-	return &errs.Error{Kind: errs.Internal, Code: "internal_error", Err: err}
+	return e, status[e.Kind]
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -20,12 +20,6 @@ const (
 	leaderTTL  = 30 * time.Second
 	pruneBatch = 1000
 	leaseName  = "maintenance"
-	// statsEvery is how often the leader refreshes the hot tables'
-	// planner statistics (and vacuums them) where they churned: every
-	// round, as the check is one read of the statistics view, so that a
-	// growing queue's plans follow it within seconds (with statistics of
-	// a small table, PostgreSQL scans the table whole).
-	statsEvery = interval
 )
 
 // Store is what the housekeeping needs of the store.
@@ -57,8 +51,6 @@ type Runner struct {
 	Released func()
 	// Leading, if set, is told whether this node leads after each round.
 	Leading func(bool)
-
-	statsAt time.Time // when this node last refreshed the statistics
 }
 
 // Run works until ctx ends.
@@ -114,13 +106,14 @@ func (r *Runner) Round(ctx context.Context) {
 	if _, err := r.Store.PruneSessions(ctx, t); err != nil {
 		r.Log.Error("maintenance: deleting expired sessions", "err", err)
 	}
-	if t.Sub(r.statsAt) >= statsEvery {
-		r.statsAt = t
-		if done, err := r.Store.RefreshStatistics(ctx); err != nil {
-			r.Log.Error("maintenance: refreshing planner statistics", "err", err)
-		} else if len(done) > 0 {
-			r.Log.Info("maintenance: refreshed the statistics of churned tables", "done", done)
-		}
+	// The hot tables' planner statistics, every round: the check is one
+	// read of the statistics view, and a growing queue's plans so follow it
+	// within seconds (with a small table's statistics, PostgreSQL scans the
+	// table whole).
+	if done, err := r.Store.RefreshStatistics(ctx); err != nil {
+		r.Log.Error("maintenance: refreshing planner statistics", "err", err)
+	} else if len(done) > 0 {
+		r.Log.Info("maintenance: refreshed the statistics of churned tables", "done", done)
 	}
 	if r.MailboxRetention > 0 || r.MailboxMaxAge > 0 {
 		// A zero setting keeps those messages: a time before any message.

@@ -78,11 +78,9 @@ func verifyConfig(r *http.Request) json.RawMessage {
 }
 
 func (s *Server) createInbound(w http.ResponseWriter, r *http.Request, v *view) error {
-	in := &inbound.Input{Verify: verifyConfig(r)}
-	for field, dst := range map[string]**string{"name": &in.Name, "auth": &in.Auth, "event_type": &in.EventType} {
-		val := strings.TrimSpace(r.PostFormValue(field))
-		*dst = &val
-	}
+	f := r.PostForm
+	in := &inbound.Input{Verify: verifyConfig(r), Name: formString(f, "name"), Auth: formString(f, "auth"),
+		EventType: formString(f, "event_type")}
 	if d := strings.TrimSpace(r.PostFormValue("dedupe_header")); d != "" {
 		in.DedupeHeader = &d
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbode/postbode/internal/api"
 	"github.com/postbode/postbode/internal/errs"
 )
 
@@ -173,47 +174,18 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, v *view)
 	w.Write(buf.Bytes())
 }
 
-// status is the HTTP status of a service's error kind.
+// status is the HTTP status err is answered with, as the API answers it.
 func status(err error) int {
-	var e *errs.Error
-	if !errors.As(err, &e) {
-		return http.StatusInternalServerError
-	}
-	switch e.Kind {
-	case errs.Malformed:
-		return http.StatusBadRequest
-	case errs.Invalid:
-		return http.StatusUnprocessableEntity
-	case errs.Unauthenticated:
-		return http.StatusUnauthorized
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errs.Unsupported:
-		return http.StatusUnsupportedMediaType
-	case errs.RateLimited:
-		return http.StatusTooManyRequests
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	_, code := api.Classify(err)
+	return code
 }
 
 // message is what a person is told of err: the service's sentence, or, for
 // a fault of the server, no detail (that goes to the log).
 func message(err error) string {
-	var e *errs.Error
-	if errors.As(err, &e) && e.Kind != errs.Internal {
+	if e, _ := api.Classify(err); e.Kind != errs.Internal {
 		if e.Kind == errs.Unavailable {
 			return "The database cannot be reached right now; try again shortly."
-		}
-		if e.Kind == errs.NotFound {
-			return upperFirst(e.Message) + "."
 		}
 		if e.Kind == errs.TooLarge {
 			return "The form is too large."

@@ -39,11 +39,9 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, v *view, crea
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, v *view) error {
-	in := account.UserInput{Workspaces: r.PostForm["workspaces"]}
-	for field, dst := range map[string]**string{"email": &in.Email, "name": &in.Name, "role": &in.Role} {
-		val := strings.TrimSpace(r.PostFormValue(field))
-		*dst = &val
-	}
+	f := r.PostForm
+	in := account.UserInput{Workspaces: f["workspaces"], Email: formString(f, "email"), Name: formString(f, "name"),
+		Role: formString(f, "role")}
 	if pw := r.PostFormValue("password"); pw != "" {
 		in.Password = &pw
 	}

@@ -113,17 +113,21 @@ func (s *Server) webhookNew(w http.ResponseWriter, r *http.Request, v *view) err
 	return nil
 }
 
+// formString is a posted field, trimmed, or nil when the form has none: the
+// services' inputs read nil as "not given".
+func formString(f url.Values, name string) *string {
+	if _, ok := f[name]; !ok {
+		return nil
+	}
+	v := strings.TrimSpace(f.Get(name))
+	return &v
+}
+
 // subscriptionInput reads the webhook form into the service's input: the
 // service validates it, as it does the API's.
 func subscriptionInput(f url.Values) (*subscription.Input, error) {
 	in := &subscription.Input{}
-	str := func(name string) *string {
-		if _, ok := f[name]; !ok {
-			return nil
-		}
-		v := strings.TrimSpace(f.Get(name))
-		return &v
-	}
+	str := func(name string) *string { return formString(f, name) }
 	num := func(name string) (*int, error) {
 		v := str(name)
 		if v == nil || *v == "" {

@@ -14,18 +14,10 @@ import (
 func (db *DB) InsertEvents(ctx context.Context, events []store.NewEvent) ([]store.InsertResult, error) {
 	out := make([]store.InsertResult, len(events))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		insEvent, err := prepare(ctx, tx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at,
+		insEvent := prepare(tx, `INSERT INTO events (id, workspace_id, type, label, data, user_id, subject, created_at,
 			trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insEvent.Close()
-		insDelivery, err := prepare(ctx, tx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
+		insDelivery := prepare(tx, `INSERT INTO deliveries (id, workspace_id, event_id, subscription_id,
 			status, next_attempt_at, lease_owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insDelivery.Close()
 		// Routing was decided from a cache: a subscription deleted since gets
 		// no delivery, and one no longer active gets it held. This
 		// transaction holds the only writer, so the statuses read here stay

@@ -87,35 +87,15 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outcomes []
 	var disabled []string
 	err := db.relaxedTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = disabled[:0]
-		insAttempt, err := prepare(ctx, tx, insertAttemptSQL)
-		if err != nil {
-			return err
-		}
-		defer insAttempt.Close()
-		updDelivery, err := prepare(ctx, tx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
+		insAttempt := prepare(tx, insertAttemptSQL)
+		updDelivery := prepare(tx, `UPDATE deliveries SET status = ?, attempts = attempts + ?,
 			next_attempt_at = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
 			WHERE id = ? AND (? = '' OR (status = 'sending' AND lease_owner = ?))`)
-		if err != nil {
-			return err
-		}
-		defer updDelivery.Close()
-		resetFailures, err := prepare(ctx, tx, `UPDATE subscriptions SET consecutive_failures = 0
+		resetFailures := prepare(tx, `UPDATE subscriptions SET consecutive_failures = 0
 			WHERE id = ? AND consecutive_failures <> 0`)
-		if err != nil {
-			return err
-		}
-		defer resetFailures.Close()
-		countFailure, err := prepare(ctx, tx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
+		countFailure := prepare(tx, `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1
 			WHERE id = ? RETURNING status, consecutive_failures >= failure_threshold`)
-		if err != nil {
-			return err
-		}
-		defer countFailure.Close()
-		disable, err := prepare(ctx, tx, `UPDATE subscriptions SET status = 'disabled', updated_at = ? WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer disable.Close()
+		disable := prepare(tx, `UPDATE subscriptions SET status = 'disabled', updated_at = ? WHERE id = ?`)
 
 		now := micros(now)
 		retried := map[string][]string{} // deliveries put back to pending, by subscription
@@ -331,11 +311,7 @@ func (db *DB) RecordTestAttempt(ctx context.Context, e *store.Event, d *store.De
 			d.ID, d.WorkspaceID, e.ID, d.SubscriptionID, d.Status, d.LastError, micros(d.CreatedAt))); err != nil {
 			return err
 		}
-		stmt, err := prepare(ctx, tx, insertAttemptSQL)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+		stmt := prepare(tx, insertAttemptSQL)
 		return execAttempt(ctx, stmt, a)
 	})
 }

@@ -224,10 +224,9 @@ type cachedStmt struct {
 	query string
 }
 
-// prepare returns query as a cachedStmt of tx; it cannot fail, and has the
-// signature of tx.PrepareContext so that callers read the same.
-func prepare(_ context.Context, tx *sql.Tx, query string) (cachedStmt, error) {
-	return cachedStmt{tx: tx, query: query}, nil
+// prepare returns query as a cachedStmt of tx.
+func prepare(tx *sql.Tx, query string) cachedStmt {
+	return cachedStmt{tx: tx, query: query}
 }
 
 func (s cachedStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
@@ -241,6 +240,3 @@ func (s cachedStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
 func (s cachedStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
 	return s.tx.QueryContext(ctx, s.query, args...)
 }
-
-// Close does nothing: the driver keeps the compiled statement.
-func (cachedStmt) Close() error { return nil }
